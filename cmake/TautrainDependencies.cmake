@@ -1,0 +1,23 @@
+# Every third-party dependency is found here, nowhere else.
+find_package(Threads REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(HDF5 REQUIRED COMPONENTS C)
+
+if(TAUTRAIN_TORCH_FROM_PYTHON)
+  # LibTorch ships inside the torch Python package: ask it where its CMake config lives.
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  execute_process(
+    COMMAND "${Python3_EXECUTABLE}" -c "import torch; print(torch.utils.cmake_prefix_path)"
+    OUTPUT_VARIABLE TAUTRAIN_TORCH_PREFIX OUTPUT_STRIP_TRAILING_WHITESPACE
+    RESULT_VARIABLE _torch_found)
+  if(NOT _torch_found EQUAL 0)
+    message(FATAL_ERROR "TAUTRAIN_TORCH_FROM_PYTHON=ON but '${Python3_EXECUTABLE} -c \"import torch\"' failed")
+  endif()
+  list(APPEND CMAKE_PREFIX_PATH "${TAUTRAIN_TORCH_PREFIX}")
+endif()
+find_package(Torch REQUIRED)
+# Torch's config adds its flags to CMAKE_CXX_FLAGS; keep only the target-level ones.
+message(STATUS "LibTorch ${Torch_VERSION} from ${Torch_DIR}")

@@ -1,0 +1,32 @@
+#pragma once
+// The whole configuration of a tautrain run: one section per module, defaults in code.
+#include <cstdint>
+#include <string>
+
+#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/data/GeneratorConfig.hpp"
+
+namespace tautrain::config {
+
+struct RunConfig {
+  std::uint64_t seed = 1;
+  std::string output = "runs/default";
+  data::DataConfig data;
+  data::GeneratorConfig generator;
+
+  template <class V>
+  void describe(V& v) {
+    v("seed", seed, "seed of batching, pruning and (later) initialisation");
+    v("output", output, "run directory: effective config, log and results go here");
+    v.section("data", data);
+    v.section("generator", generator);
+  }
+};
+
+/// Reads YAML files (left to right) and --set overrides over the defaults, and validates.
+/// `defaults` (key=value) replace code defaults below the files, for commands with their own.
+RunConfig loadRunConfig(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
+                        const std::vector<std::string>& defaults = {});
+std::string dumpRunConfig(const RunConfig& config);
+
+}  // namespace tautrain::config

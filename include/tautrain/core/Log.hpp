@@ -1,0 +1,22 @@
+#pragma once
+// Named loggers per module; only rank 0 logs info, every rank logs warnings.
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+
+namespace tautrain::log {
+
+/// Returns the logger of a module ("data", "train", "valid", "dist", "eval", "cli", ...).
+std::shared_ptr<spdlog::logger> get(const std::string& name);
+
+/// Sets the level ("trace", "debug", "info", "warn", "error", "off"); throws on an unknown name.
+void setLevel(const std::string& level);
+
+/// Adds a log file that receives every logger's output (the run directory's log).
+void addFile(const std::string& path);
+
+/// Ranks other than 0 keep only warnings and errors.
+void setRank(int rank);
+
+}  // namespace tautrain::log

@@ -1,0 +1,303 @@
+#include "tautrain/io/Hdf5.hpp"
+
+#include <filesystem>
+
+#include "tautrain/core/Error.hpp"
+
+namespace tautrain::io::h5 {
+
+std::recursive_mutex& globalMutex() {
+  static std::recursive_mutex mutex;
+  return mutex;
+}
+
+namespace {
+
+using Lock = std::lock_guard<std::recursive_mutex>;
+
+/// The innermost message of HDF5's error stack, for our own error text.
+std::string lastHdf5Message() {
+  std::string message;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
+        if (n == 0 && err->desc) *static_cast<std::string*>(data) = err->desc;
+        return 0;
+      },
+      &message);
+  H5Eclear2(H5E_DEFAULT);
+  return message;
+}
+
+struct SilenceHdf5 {
+  SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+
+void silence() { static SilenceHdf5 once; }
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  const std::string detail = lastHdf5Message();
+  throw DataError(path + ": " + what + (detail.empty() ? "" : " (" + detail + ")"));
+}
+
+Handle openDataset(hid_t file, const std::string& path, const std::string& name) {
+  hid_t id = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
+  if (id < 0) fail(path, "cannot open dataset '" + name + "' (missing or unreadable)");
+  return Handle(id, H5Dclose);
+}
+
+}  // namespace
+
+Handle& Handle::operator=(Handle&& other) noexcept {
+  if (this != &other) {
+    this->~Handle();
+    m_id = other.m_id;
+    m_close = other.m_close;
+    other.m_id = -1;
+  }
+  return *this;
+}
+
+Handle::~Handle() {
+  if (m_id >= 0 && m_close) {
+    Lock lock(globalMutex());
+    m_close(m_id);
+  }
+  m_id = -1;
+}
+
+template <> hid_t nativeType<float>() { return H5T_NATIVE_FLOAT; }
+template <> hid_t nativeType<double>() { return H5T_NATIVE_DOUBLE; }
+template <> hid_t nativeType<std::int8_t>() { return H5T_NATIVE_INT8; }
+template <> hid_t nativeType<std::int32_t>() { return H5T_NATIVE_INT32; }
+template <> hid_t nativeType<std::int64_t>() { return H5T_NATIVE_INT64; }
+template <> hid_t nativeType<std::uint8_t>() { return H5T_NATIVE_UINT8; }
+
+File File::openRead(const std::string& path) {
+  Lock lock(globalMutex());
+  silence();
+  if (!std::filesystem::exists(path)) throw DataError(path + ": file not found");
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw DataError(path + ": not an HDF5 file, or truncated/corrupt");
+  }
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) fail(path, "cannot open HDF5 file (truncated or corrupt?)");
+  return File(Handle(id, H5Fclose), path);
+}
+
+File File::create(const std::string& path) {
+  Lock lock(globalMutex());
+  silence();
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) fail(path, "cannot create HDF5 file");
+  return File(Handle(id, H5Fclose), path);
+}
+
+bool File::exists(const std::string& object) const {
+  Lock lock(globalMutex());
+  // Check each path component: H5Lexists fails on a missing intermediate group.
+  std::string partial;
+  std::size_t start = object[0] == '/' ? 1 : 0;
+  while (start <= object.size()) {
+    const auto slash = object.find('/', start);
+    partial = object.substr(0, slash);
+    const htri_t found = H5Lexists(m_handle.id(), partial.c_str(), H5P_DEFAULT);
+    if (found <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return false;
+    }
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return true;
+}
+
+void File::createGroup(const std::string& name) {
+  Lock lock(globalMutex());
+  hid_t id = H5Gcreate2(m_handle.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) fail(m_path, "cannot create group '" + name + "'");
+  H5Gclose(id);
+}
+
+std::vector<std::uint64_t> File::shape(const std::string& dataset) const {
+  Lock lock(globalMutex());
+  Handle ds = openDataset(m_handle.id(), m_path, dataset);
+  Handle space(H5Dget_space(ds.id()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.id());
+  if (rank < 0) fail(m_path, "cannot read the shape of '" + dataset + "'");
+  std::vector<hsize_t> dims(rank);
+  H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  return {dims.begin(), dims.end()};
+}
+
+void File::readRowsImpl(const std::string& dataset, std::uint64_t begin, std::uint64_t end, hid_t type,
+                        void* out) const {
+  Lock lock(globalMutex());
+  Handle ds = openDataset(m_handle.id(), m_path, dataset);
+  Handle space(H5Dget_space(ds.id()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.id());
+  if (rank < 1 || rank > 2) fail(m_path, "dataset '" + dataset + "' must be 1-D or 2-D");
+  hsize_t dims[2] = {0, 1};
+  H5Sget_simple_extent_dims(space.id(), dims, nullptr);
+  if (end < begin || end > dims[0])
+    throw DataError(m_path + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") run past dataset '" +
+                    dataset + "' of " + std::to_string(dims[0]) + " rows");
+  if (end == begin) return;
+  hsize_t start[2] = {begin, 0};
+  hsize_t count[2] = {end - begin, dims[1]};
+  if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0)
+    fail(m_path, "cannot select rows of '" + dataset + "'");
+  Handle memory(H5Screate_simple(rank, count, nullptr), H5Sclose);
+  if (H5Dread(ds.id(), type, memory.id(), space.id(), H5P_DEFAULT, out) < 0)
+    fail(m_path, "cannot read rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of '" + dataset +
+                     "' (truncated or corrupt file?)");
+}
+
+void File::createExtendableImpl(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows,
+                                int compression, hid_t type) {
+  Lock lock(globalMutex());
+  const int rank = columns == 0 ? 1 : 2;
+  hsize_t dims[2] = {0, columns};
+  hsize_t maxDims[2] = {H5S_UNLIMITED, columns};
+  hsize_t chunk[2] = {chunkRows, columns};
+  Handle space(H5Screate_simple(rank, dims, maxDims), H5Sclose);
+  Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_chunk(props.id(), rank, chunk);
+  if (compression > 0) {
+    H5Pset_shuffle(props.id());
+    H5Pset_deflate(props.id(), static_cast<unsigned>(compression));
+  }
+  hid_t id = H5Dcreate2(m_handle.id(), dataset.c_str(), type, space.id(), H5P_DEFAULT, props.id(), H5P_DEFAULT);
+  if (id < 0) fail(m_path, "cannot create dataset '" + dataset + "'");
+  H5Dclose(id);
+}
+
+void File::appendRowsImpl(const std::string& dataset, const void* data, std::uint64_t rows, hid_t type) {
+  if (rows == 0) return;
+  Lock lock(globalMutex());
+  Handle ds = openDataset(m_handle.id(), m_path, dataset);
+  Handle space(H5Dget_space(ds.id()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.id());
+  hsize_t dims[2] = {0, 1};
+  H5Sget_simple_extent_dims(space.id(), dims, nullptr);
+  hsize_t newDims[2] = {dims[0] + rows, dims[1]};
+  if (H5Dset_extent(ds.id(), newDims) < 0) fail(m_path, "cannot extend '" + dataset + "'");
+  Handle fileSpace(H5Dget_space(ds.id()), H5Sclose);
+  hsize_t start[2] = {dims[0], 0};
+  hsize_t count[2] = {rows, dims[1]};
+  H5Sselect_hyperslab(fileSpace.id(), H5S_SELECT_SET, start, nullptr, count, nullptr);
+  Handle memory(H5Screate_simple(rank, count, nullptr), H5Sclose);
+  if (H5Dwrite(ds.id(), type, memory.id(), fileSpace.id(), H5P_DEFAULT, data) < 0)
+    fail(m_path, "cannot write to '" + dataset + "'");
+}
+
+namespace {
+
+Handle openObject(hid_t file, const std::string& path, const std::string& object) {
+  hid_t id = H5Oopen(file, object.c_str(), H5P_DEFAULT);
+  if (id < 0) fail(path, "cannot open '" + object + "'");
+  return Handle(id, H5Oclose);
+}
+
+Handle openAttribute(hid_t file, const std::string& path, const std::string& object, const std::string& name) {
+  Handle obj = openObject(file, path, object);
+  hid_t id = H5Aopen(obj.id(), name.c_str(), H5P_DEFAULT);
+  if (id < 0) fail(path, "missing attribute '" + name + "' on '" + object + "'");
+  return Handle(id, H5Aclose);
+}
+
+void writeRawAttribute(hid_t file, const std::string& path, const std::string& object, const std::string& name,
+                       hid_t type, hid_t space, const void* data) {
+  Handle obj = openObject(file, path, object);
+  if (H5Aexists(obj.id(), name.c_str()) > 0) H5Adelete(obj.id(), name.c_str());
+  Handle attr(H5Acreate2(obj.id(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr || H5Awrite(attr.id(), type, data) < 0) fail(path, "cannot write attribute '" + name + "'");
+}
+
+Handle variableStringType() {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.id(), H5T_VARIABLE);
+  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  return type;
+}
+
+}  // namespace
+
+bool File::hasAttribute(const std::string& object, const std::string& name) const {
+  Lock lock(globalMutex());
+  if (!exists(object) && object != "/") return false;
+  Handle obj = openObject(m_handle.id(), m_path, object);
+  return H5Aexists(obj.id(), name.c_str()) > 0;
+}
+
+void File::writeAttribute(const std::string& object, const std::string& name, std::int64_t value) {
+  Lock lock(globalMutex());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  writeRawAttribute(m_handle.id(), m_path, object, name, H5T_NATIVE_INT64, space.id(), &value);
+}
+
+void File::writeAttribute(const std::string& object, const std::string& name, const std::string& value) {
+  Lock lock(globalMutex());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle type = variableStringType();
+  const char* text = value.c_str();
+  writeRawAttribute(m_handle.id(), m_path, object, name, type.id(), space.id(), &text);
+}
+
+void File::writeAttribute(const std::string& object, const std::string& name, const std::vector<std::string>& values) {
+  Lock lock(globalMutex());
+  hsize_t count = values.size();
+  Handle space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  Handle type = variableStringType();
+  std::vector<const char*> texts;
+  for (const auto& v : values) texts.push_back(v.c_str());
+  writeRawAttribute(m_handle.id(), m_path, object, name, type.id(), space.id(), texts.data());
+}
+
+std::int64_t File::readIntAttribute(const std::string& object, const std::string& name) const {
+  Lock lock(globalMutex());
+  Handle attr = openAttribute(m_handle.id(), m_path, object, name);
+  std::int64_t value = 0;
+  if (H5Aread(attr.id(), H5T_NATIVE_INT64, &value) < 0) fail(m_path, "cannot read attribute '" + name + "' as an integer");
+  return value;
+}
+
+std::vector<std::string> File::readStringListAttribute(const std::string& object, const std::string& name) const {
+  Lock lock(globalMutex());
+  Handle attr = openAttribute(m_handle.id(), m_path, object, name);
+  Handle space(H5Aget_space(attr.id()), H5Sclose);
+  const hssize_t count = H5Sget_simple_extent_npoints(space.id());
+  Handle fileType(H5Aget_type(attr.id()), H5Tclose);
+  if (H5Tget_class(fileType.id()) != H5T_STRING) fail(m_path, "attribute '" + name + "' is not a string");
+  std::vector<std::string> values;
+  if (H5Tis_variable_str(fileType.id()) > 0) {
+    Handle type = variableStringType();
+    std::vector<char*> texts(count, nullptr);
+    if (H5Aread(attr.id(), type.id(), texts.data()) < 0) fail(m_path, "cannot read attribute '" + name + "'");
+    for (char* t : texts) values.emplace_back(t ? t : "");
+    H5Dvlen_reclaim(type.id(), space.id(), H5P_DEFAULT, texts.data());
+  } else {  // fixed-length strings, as numpy's 'S' arrays write them
+    const std::size_t size = H5Tget_size(fileType.id());
+    std::vector<char> buffer(size * count);
+    if (H5Aread(attr.id(), fileType.id(), buffer.data()) < 0) fail(m_path, "cannot read attribute '" + name + "'");
+    for (hssize_t i = 0; i < count; ++i) {
+      std::string s(buffer.data() + i * size, size);
+      values.push_back(s.substr(0, s.find('\0')));
+    }
+  }
+  return values;
+}
+
+std::string File::readStringAttribute(const std::string& object, const std::string& name) const {
+  auto values = readStringListAttribute(object, name);
+  if (values.size() != 1) throw DataError(m_path + ": attribute '" + name + "' is not a single string");
+  return values[0];
+}
+
+void File::flush() {
+  Lock lock(globalMutex());
+  H5Fflush(m_handle.id(), H5F_SCOPE_GLOBAL);
+}
+
+}  // namespace tautrain::io::h5
