@@ -1,0 +1,40 @@
+#pragma once
+// Smart batching as a pure function of (token counts, blocks, config, seed, epoch, rank, world):
+// shuffle blocks, give each rank its own blocks, take windows of many batches' worth of
+// candidates, shuffle and sort each window by token count, cut into batches by candidate count
+// and/or token budget, shuffle the batch order within the window, and equalise batch counts
+// across ranks.
+#include <cstdint>
+#include <vector>
+
+namespace tautrain::data {
+
+struct BatchingOptions {
+  int batch_size = 350;              ///< candidates per batch (0: no limit)
+  std::int64_t token_budget = 0;     ///< padded tokens per batch, size x longest (0: no limit)
+  int window_batches = 32;           ///< batches' worth of candidates sorted together
+  bool smart = true;                 ///< false: random batches (no sorting)
+};
+
+/// A contiguous run of candidates [begin, end) in dataset order, never crossing a shard.
+struct Block {
+  std::int64_t begin = 0, end = 0;
+};
+
+/// Splits shards of the given sizes (in dataset order) into blocks of at most blockSize.
+std::vector<Block> makeBlocks(const std::vector<std::int64_t>& shardSizes, std::int64_t blockSize);
+
+struct EpochPlan {
+  /// Candidate indices (dataset order) of every batch of this rank, in the order to train on.
+  std::vector<std::vector<std::int64_t>> batches;
+  /// Window of each batch: batches of one window are read together.
+  std::vector<std::int64_t> window;
+  /// Batches every rank would have had before equalising (for diagnostics).
+  std::vector<std::int64_t> batchesPerRankBeforeTrim;
+};
+
+EpochPlan planEpoch(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
+                    const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, int rank = 0,
+                    int worldSize = 1);
+
+}  // namespace tautrain::data

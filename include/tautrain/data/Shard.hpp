@@ -1,0 +1,104 @@
+#pragma once
+// HDF5 shard files of ragged tau candidates; the layout is documented in docs/data-format.md.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tautrain/data/CandidateBlock.hpp"
+#include "tautrain/data/FeatureSchema.hpp"
+
+namespace tautrain::io::h5 {
+class File;
+}
+
+namespace tautrain::data {
+
+inline constexpr const char* kShardFormat = "tautrain-shard";
+
+struct ShardWriterOptions {
+  int compression = 0;               ///< gzip level 0..9 (0: none)
+  std::uint64_t candidate_chunk = 4096;
+  std::uint64_t token_chunk = 16384;
+  bool with_weight = false;
+  std::string producer;  ///< free text stored as the 'producer' attribute
+};
+
+/// Writes a shard to PATH.tmp and renames it to PATH on close(), so a shard either exists
+/// whole or not at all.
+class ShardWriter {
+ public:
+  ShardWriter(std::string path, FeatureSchema schema, ShardWriterOptions options = {});
+  ~ShardWriter();
+  ShardWriter(const ShardWriter&) = delete;
+  ShardWriter& operator=(const ShardWriter&) = delete;
+
+  void append(const CandidateBlock& block);
+  void close();
+  std::int64_t size() const { return m_candidates; }
+
+ private:
+  std::string m_path;
+  FeatureSchema m_schema;
+  ShardWriterOptions m_options;
+  std::unique_ptr<io::h5::File> m_file;
+  std::int64_t m_candidates = 0;
+  std::vector<std::int64_t> m_tokens;  ///< tokens written so far per collection
+};
+
+/// What to do with NaN or Inf feature values.
+enum class NonFinitePolicy { kError, kReplace };
+NonFinitePolicy parseNonFinitePolicy(const std::string& name);
+
+struct ShardReadOptions {
+  /// A candidate with more tokens than this (all collections, global included) is an error.
+  std::int64_t hard_token_limit = 4096;
+  NonFinitePolicy non_finite = NonFinitePolicy::kError;
+};
+
+/// Opens a shard and validates its structure up front: format and schema version, feature
+/// names against the schema, offsets, labels and token limits. Every error names the file and,
+/// where it is about one, the candidate.
+class ShardReader {
+ public:
+  ShardReader(std::string path, const FeatureSchema& schema, ShardReadOptions options = {});
+  ~ShardReader();
+  ShardReader(ShardReader&&) noexcept;
+
+  const std::string& path() const { return m_path; }
+  std::int64_t size() const { return m_size; }
+  bool hasWeight() const { return m_hasWeight; }
+  const std::vector<std::int8_t>& labels() const { return m_labels; }
+  /// Offsets of collection c (schema order); per-candidate collections give 0..n.
+  const std::vector<std::int64_t>& offsets(std::size_t c) const { return m_offsets[c]; }
+  /// Tokens of candidate i summed over all collections (the global token counts as one).
+  std::int64_t tokenCount(std::int64_t i) const;
+
+  /// Reads candidates [begin, end). Non-finite values raise or are replaced by 0 (and counted).
+  CandidateBlock read(std::int64_t begin, std::int64_t end) const;
+  /// Only the per-candidate arrays (label, pt, eta, decay mode, weight) of [begin, end).
+  CandidateBlock readCandidates(std::int64_t begin, std::int64_t end) const;
+  /// Values replaced under NonFinitePolicy::kReplace so far.
+  std::int64_t replacedValues() const { return m_replaced.load(); }
+
+ private:
+  void checkFinite(float* values, std::int64_t n, int columns, const std::vector<std::int64_t>* offsets,
+                   std::int64_t firstCandidate, const std::string& what, const std::vector<std::string>* names) const;
+
+  std::string m_path;
+  const FeatureSchema* m_schema;
+  ShardReadOptions m_options;
+  std::unique_ptr<io::h5::File> m_file;
+  std::int64_t m_size = 0;
+  bool m_hasWeight = false;
+  std::vector<std::int8_t> m_labels;
+  std::vector<std::vector<std::int64_t>> m_offsets;
+  mutable std::atomic<std::int64_t> m_replaced{0};
+};
+
+/// Expands a list of files, directories (their *.h5) and glob patterns into sorted paths;
+/// a pattern that matches nothing is an error naming it.
+std::vector<std::string> expandShardPaths(const std::vector<std::string>& specs);
+
+}  // namespace tautrain::data

@@ -1,0 +1,108 @@
+#include "tautrain/data/Batching.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "tautrain/core/Error.hpp"
+#include "tautrain/core/Random.hpp"
+
+namespace tautrain::data {
+
+std::vector<Block> makeBlocks(const std::vector<std::int64_t>& shardSizes, std::int64_t blockSize) {
+  TAUTRAIN_CHECK_KEY(blockSize > 0, "data.block_size", "must be positive");
+  std::vector<Block> blocks;
+  std::int64_t start = 0;
+  for (auto size : shardSizes) {
+    for (std::int64_t b = 0; b < size; b += blockSize) blocks.push_back({start + b, start + std::min(size, b + blockSize)});
+    start += size;
+  }
+  return blocks;
+}
+
+namespace {
+
+/// Batches of one rank; returns them with their window indices.
+void planRank(const std::vector<std::uint32_t>& counts, const std::vector<Block>& blocks,
+              const std::vector<std::size_t>& blockOrder, const BatchingOptions& options, std::uint64_t seed,
+              std::int64_t epoch, int rank, int worldSize, EpochPlan& plan) {
+  std::vector<std::int64_t> candidates;
+  for (std::size_t k = static_cast<std::size_t>(rank); k < blockOrder.size(); k += worldSize)
+    for (auto i = blocks[blockOrder[k]].begin; i < blocks[blockOrder[k]].end; ++i) candidates.push_back(i);
+
+  std::int64_t windowSize;
+  if (options.batch_size > 0) {
+    windowSize = static_cast<std::int64_t>(options.batch_size) * options.window_batches;
+  } else {  // token budget only: estimate candidates per batch from the mean length
+    double mean = 0;
+    for (auto i : candidates) mean += counts[i];
+    mean = candidates.empty() ? 1 : std::max(1.0, mean / candidates.size());
+    windowSize = std::max<std::int64_t>(1, static_cast<std::int64_t>(options.token_budget / mean)) * options.window_batches;
+  }
+
+  Rng rng(streamSeed(seed, static_cast<std::uint64_t>(epoch), 1000003ULL + static_cast<std::uint64_t>(rank)));
+  std::int64_t windowIndex = 0;
+  for (std::size_t start = 0; start < candidates.size(); start += windowSize, ++windowIndex) {
+    auto first = candidates.begin() + start;
+    auto last = candidates.begin() + std::min<std::size_t>(candidates.size(), start + windowSize);
+    rng.shuffle(first, last);
+    if (options.smart)  // stable: equal lengths keep their shuffled order
+      std::stable_sort(first, last, [&](std::int64_t a, std::int64_t b) { return counts[a] < counts[b]; });
+    std::vector<std::vector<std::int64_t>> windowBatches;
+    std::vector<std::int64_t> current;
+    std::uint32_t longest = 0;
+    for (auto it = first; it != last; ++it) {
+      const std::uint32_t len = std::max(longest, counts[*it]);
+      const bool full = (options.batch_size > 0 && static_cast<int>(current.size()) >= options.batch_size) ||
+                        (options.token_budget > 0 && !current.empty() &&
+                         static_cast<std::int64_t>(current.size() + 1) * len > options.token_budget);
+      if (full) {
+        windowBatches.push_back(std::move(current));
+        current.clear();
+        longest = 0;
+      }
+      current.push_back(*it);
+      longest = std::max(longest, counts[*it]);
+    }
+    if (!current.empty()) windowBatches.push_back(std::move(current));
+    rng.shuffle(windowBatches.begin(), windowBatches.end());
+    for (auto& b : windowBatches) {
+      plan.batches.push_back(std::move(b));
+      plan.window.push_back(windowIndex);
+    }
+  }
+}
+
+}  // namespace
+
+EpochPlan planEpoch(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
+                    const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, int rank, int worldSize) {
+  TAUTRAIN_CHECK(worldSize >= 1 && rank >= 0 && rank < worldSize, Error, "rank ", rank, " outside world of ", worldSize);
+  TAUTRAIN_CHECK_KEY(options.batch_size > 0 || options.token_budget > 0, "data.batch_size",
+                 "batch_size and token_budget cannot both be 0");
+  TAUTRAIN_CHECK_KEY(options.window_batches > 0, "data.window_batches", "must be positive");
+
+  std::vector<std::size_t> blockOrder(blocks.size());
+  std::iota(blockOrder.begin(), blockOrder.end(), 0);
+  Rng rng(streamSeed(seed, static_cast<std::uint64_t>(epoch)));
+  rng.shuffle(blockOrder.begin(), blockOrder.end());
+
+  // Every rank plans every rank (cheap: sorting counts) so all agree on the common batch count.
+  EpochPlan mine;
+  std::int64_t common = -1;
+  for (int r = 0; r < worldSize; ++r) {
+    EpochPlan plan;
+    planRank(tokenCounts, blocks, blockOrder, options, seed, epoch, r, worldSize, plan);
+    const auto n = static_cast<std::int64_t>(plan.batches.size());
+    mine.batchesPerRankBeforeTrim.push_back(n);
+    common = common < 0 ? n : std::min(common, n);
+    if (r == rank) {
+      mine.batches = std::move(plan.batches);
+      mine.window = std::move(plan.window);
+    }
+  }
+  mine.batches.resize(common);
+  mine.window.resize(common);
+  return mine;
+}
+
+}  // namespace tautrain::data

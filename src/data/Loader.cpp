@@ -1,0 +1,256 @@
+#include "tautrain/data/Loader.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tautrain/core/Error.hpp"
+#include "tautrain/data/Dataset.hpp"
+#include "tautrain/data/TensorBatch.hpp"
+
+namespace tautrain::data {
+
+LoaderOptions LoaderOptions::fromConfig(const DataConfig& config, std::uint64_t seed) {
+  LoaderOptions options;
+  options.batching.batch_size = config.batch_size;
+  options.batching.token_budget = config.token_budget;
+  options.batching.window_batches = config.window_batches;
+  options.batching.smart = config.smart_batching;
+  options.pruning = config.pruning;
+  options.block_size = config.block_size;
+  options.threads = config.threads;
+  options.prefetch_windows = config.prefetch_windows;
+  options.seed = seed;
+  return options;
+}
+
+/// Contiguous candidate runs read from the shards for one window.
+struct Loader::Window {
+  struct Run {
+    std::int64_t begin = 0;  ///< dataset index of the first candidate
+    std::size_t shard = 0;
+    std::int64_t shardBegin = 0;  ///< local index of the first candidate in its shard
+    CandidateBlock block;
+  };
+  std::vector<Run> runs;
+
+  Window(const Dataset& dataset, std::vector<std::int64_t> candidates) {
+    std::sort(candidates.begin(), candidates.end());
+    std::size_t k = 0;
+    while (k < candidates.size()) {
+      const std::size_t shard = dataset.shardOf(candidates[k]);
+      const std::int64_t shardEnd = dataset.shardStart(shard + 1);
+      std::size_t j = k + 1;
+      while (j < candidates.size() && candidates[j] == candidates[j - 1] + 1 && candidates[j] < shardEnd) ++j;
+      const std::int64_t local = candidates[k] - dataset.shardStart(shard);
+      const auto count = static_cast<std::int64_t>(j - k);
+      runs.push_back({candidates[k], shard, local, dataset.shard(shard).read(local, local + count)});
+      k = j;
+    }
+  }
+  /// The run holding dataset candidate i and i's index inside its block.
+  std::pair<const Run*, std::int64_t> find(std::int64_t i) const {
+    auto it = std::upper_bound(runs.begin(), runs.end(), i, [](std::int64_t x, const Run& r) { return x < r.begin; });
+    const Run& run = *(it - 1);
+    return {&run, i - run.begin};
+  }
+};
+
+Loader::Loader(const Dataset& dataset, const StandardScaler& scaler, LoaderOptions options)
+    : m_dataset(dataset), m_scaler(scaler), m_options(std::move(options)),
+      m_pruner(dataset.schema(), m_options.pruning, m_options.seed) {
+  const auto& schema = dataset.schema();
+  scaler.checkMatches(schema, "the scaler");
+  m_tokenCounts = dataset.tokenCounts(m_options.pruning);
+  m_blocks = dataset.blocks(m_options.block_size);
+  for (const auto& c : schema.collections) {
+    std::vector<int> columns;
+    for (int f = 0; f < static_cast<int>(c.features.size()); ++f)
+      if (!c.isCategorical(f)) columns.push_back(f);
+    m_featureColumns.push_back(columns);
+    m_typeColumn.push_back(c.typeColumn());
+    TAUTRAIN_CHECK_KEY(c.typeColumn() >= 0 || c.per_candidate, "data.features",
+                   "collection '", c.name, "' needs a particle_type column for the token type");
+    m_validity.push_back(c.validityColumns());
+  }
+}
+
+Loader::~Loader() { stop(); }
+
+void Loader::stop() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_changed.notify_all();
+  for (auto& t : m_workers) t.join();
+  m_workers.clear();
+}
+
+void Loader::startEpoch(std::int64_t epoch, std::int64_t firstBatch) {
+  stop();
+  m_plan = planEpoch(m_tokenCounts, m_blocks, m_options.batching, m_options.seed, epoch, m_options.rank,
+                     m_options.world_size);
+  TAUTRAIN_CHECK(firstBatch >= 0 && firstBatch <= batchesInEpoch(), Error, "resume position ", firstBatch,
+                 " is outside the epoch of ", batchesInEpoch(), " batches");
+  m_epoch = epoch;
+  m_windowFirstBatch.clear();
+  for (std::int64_t b = 0; b < batchesInEpoch(); ++b)
+    if (b == 0 || m_plan.window[b] != m_plan.window[b - 1]) m_windowFirstBatch.push_back(b);
+  m_windowFirstBatch.push_back(batchesInEpoch());
+  m_firstBatch = m_nextBatch = firstBatch;
+  m_ready.clear();
+  m_failure = nullptr;
+  m_stopping = false;
+  // Start with the window that holds the first batch.
+  m_nextWindow = windowOf(firstBatch);
+  for (int t = 0; t < m_options.threads; ++t) m_workers.emplace_back([this] { worker(); });
+}
+
+std::int64_t Loader::windowOf(std::int64_t batch) const {
+  // Index w with m_windowFirstBatch[w] <= batch < m_windowFirstBatch[w + 1].
+  const auto it = std::upper_bound(m_windowFirstBatch.begin(), m_windowFirstBatch.end() - 1, batch);
+  return std::max<std::int64_t>(0, static_cast<std::int64_t>(it - m_windowFirstBatch.begin()) - 1);
+}
+
+void Loader::worker() {
+  const auto windows = static_cast<std::int64_t>(m_windowFirstBatch.size()) - 1;
+  const std::int64_t ahead = static_cast<std::int64_t>(m_options.threads) * m_options.prefetch_windows;
+  for (;;) {
+    std::int64_t window;
+    {
+      std::unique_lock lock(m_mutex);
+      // Bound memory: stay within `ahead` windows of the consumer.
+      m_changed.wait(lock, [&] { return m_stopping || m_nextWindow >= windows || m_nextWindow < windowOf(m_nextBatch) + ahead; });
+      if (m_stopping || m_nextWindow >= windows) return;
+      window = m_nextWindow++;
+    }
+    try {
+      auto batches = processWindow(window);
+      std::lock_guard lock(m_mutex);
+      for (auto& b : batches) m_ready.emplace(b.host.index, std::move(b));
+    } catch (...) {
+      std::lock_guard lock(m_mutex);
+      if (!m_failure) m_failure = std::current_exception();
+      m_stopping = true;
+    }
+    m_changed.notify_all();
+  }
+}
+
+std::vector<LoadedBatch> Loader::processWindow(std::int64_t window) {
+  const std::int64_t first = std::max(m_windowFirstBatch[window], m_firstBatch);
+  const std::int64_t last = m_windowFirstBatch[window + 1];
+  std::vector<std::int64_t> candidates;
+  for (std::int64_t b = first; b < last; ++b)
+    candidates.insert(candidates.end(), m_plan.batches[b].begin(), m_plan.batches[b].end());
+  std::vector<LoadedBatch> out;
+  if (candidates.empty()) return out;
+  const Window data(m_dataset, candidates);
+  for (std::int64_t b = first; b < last; ++b) {
+    LoadedBatch loaded;
+    loaded.host = assembleFrom(data, m_plan.batches[b], m_epoch);
+    loaded.host.index = b;
+    if (m_options.make_tensors) loaded.tensors = std::make_shared<TensorBatch>(toTensors(loaded.host, m_options.pin_memory));
+    out.push_back(std::move(loaded));
+  }
+  return out;
+}
+
+std::optional<LoadedBatch> Loader::next() {
+  std::unique_lock lock(m_mutex);
+  if (m_nextBatch >= batchesInEpoch()) return std::nullopt;
+  m_changed.wait(lock, [&] { return m_ready.count(m_nextBatch) || m_failure || m_workers.empty(); });
+  if (m_failure) std::rethrow_exception(m_failure);
+  TAUTRAIN_CHECK(m_ready.count(m_nextBatch), Error, "loader stopped before batch ", m_nextBatch);
+  auto it = m_ready.find(m_nextBatch);
+  LoadedBatch batch = std::move(it->second);
+  m_ready.erase(it);
+  ++m_nextBatch;
+  lock.unlock();
+  m_changed.notify_all();
+  return batch;
+}
+
+HostBatch Loader::assemble(const std::vector<std::int64_t>& candidates, std::int64_t epoch) const {
+  const Window data(m_dataset, candidates);
+  return assembleFrom(data, candidates, epoch);
+}
+
+HostBatch Loader::assembleFrom(const Window& data, const std::vector<std::int64_t>& candidates,
+                               std::int64_t epoch) const {
+  const auto& schema = m_dataset.schema();
+  const std::size_t nColl = schema.collections.size();
+  const auto n = static_cast<std::int64_t>(candidates.size());
+  HostBatch batch;
+  batch.epoch = epoch;
+  batch.size = n;
+  batch.candidate = candidates;
+
+  // Surviving tokens of every (candidate, collection), as block rows.
+  std::vector<std::vector<std::int64_t>> kept(n * nColl);
+  std::vector<std::pair<const Window::Run*, std::int64_t>> where(n);
+  batch.cu_seqlens.assign(n + 1, 0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    where[i] = data.find(candidates[i]);
+    const auto& [run, local] = where[i];
+    std::int64_t len = 0;
+    for (std::size_t c = 0; c < nColl; ++c) {
+      m_pruner.select(c, run->block.collections[c], local, candidates[i], epoch, kept[i * nColl + c]);
+      len += static_cast<std::int64_t>(kept[i * nColl + c].size());
+    }
+    batch.cu_seqlens[i + 1] = static_cast<std::int32_t>(batch.cu_seqlens[i] + len);
+    batch.max_len = std::max(batch.max_len, len);
+    const auto& block = run->block;
+    batch.label.push_back(block.label[local]);
+    batch.weight.push_back(block.weight.empty() ? 1.0f : block.weight[local]);
+    batch.pt.push_back(block.pt[local]);
+    batch.eta.push_back(block.eta[local]);
+    batch.decay_mode.push_back(block.decay_mode[local]);
+  }
+  batch.padding_mask.assign(n * batch.max_len, 1);
+  for (std::int64_t i = 0; i < n; ++i)
+    std::fill_n(batch.padding_mask.begin() + i * batch.max_len, batch.cu_seqlens[i + 1] - batch.cu_seqlens[i], 0);
+
+  std::vector<std::int64_t> position(n, 0);  // next free slot of each candidate's sequence
+  const auto numTypes = static_cast<std::int64_t>(schema.token_types.empty() ? kGlobalToken + 1 : schema.token_types.size());
+  for (std::size_t c = 0; c < nColl; ++c) {
+    const auto& coll = schema.collections[c];
+    const auto& columns = m_featureColumns[c];
+    const auto& validity = m_validity[c];
+    HostTokens tokens;
+    tokens.collection = coll.name;
+    tokens.n_features = static_cast<int>(columns.size());
+    std::int64_t total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += static_cast<std::int64_t>(kept[i * nColl + c].size());
+    tokens.features.reserve(total * columns.size());
+    tokens.type.reserve(total);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto& [run, local] = where[i];
+      const auto& m = run->block.collections[c];
+      for (std::int64_t row : kept[i * nColl + c]) {
+        const float* values = m.row(row);
+        for (int f : columns) {
+          const bool valid = validity[f] < 0 || values[validity[f]] != 0.0f;
+          tokens.features.push_back(valid ? m_scaler.apply(c, f, values[f]) : 0.0f);
+        }
+        std::int64_t type = kGlobalToken;
+        if (m_typeColumn[c] >= 0) {
+          const float raw = values[m_typeColumn[c]];
+          type = static_cast<std::int64_t>(raw);
+          if (!(raw >= 0 && raw < numTypes && raw == std::floor(raw)))
+            throw DataError(m_dataset.shard(run->shard).path() + ": candidate " +
+                            std::to_string(run->shardBegin + local) + ": " + coll.name + " particle_type " +
+                            std::to_string(raw) + " is not a token type index 0.." + std::to_string(numTypes - 1));
+        }
+        tokens.type.push_back(type);
+        tokens.padded_pos.push_back(i * batch.max_len + position[i]);
+        tokens.packed_pos.push_back(batch.cu_seqlens[i] + position[i]);
+        ++position[i];
+      }
+    }
+    batch.collections.push_back(std::move(tokens));
+  }
+  return batch;
+}
+
+}  // namespace tautrain::data

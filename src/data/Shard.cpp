@@ -1,0 +1,290 @@
+#include "tautrain/data/Shard.hpp"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "tautrain/core/Error.hpp"
+#include "tautrain/io/Hdf5.hpp"
+
+namespace tautrain::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string featuresPath(const Collection& c) { return "/" + c.name + "/features"; }
+std::string offsetsPath(const Collection& c) { return "/" + c.name + "/offsets"; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+ShardWriter::ShardWriter(std::string path, FeatureSchema schema, ShardWriterOptions options)
+    : m_path(std::move(path)), m_schema(std::move(schema)), m_options(std::move(options)) {
+  TAUTRAIN_CHECK_KEY(m_options.compression >= 0 && m_options.compression <= 9, "compression", "must be 0..9");
+  m_file = std::make_unique<io::h5::File>(io::h5::File::create(m_path + ".tmp"));
+  auto& f = *m_file;
+  f.writeAttribute("/", "format", std::string(kShardFormat));
+  f.writeAttribute("/", "schema_version", std::int64_t{kSchemaVersion});
+  if (!m_options.producer.empty()) f.writeAttribute("/", "producer", m_options.producer);
+  f.writeAttribute("/", "class_names", std::vector<std::string>(kClassNames, kClassNames + kNumClasses));
+  f.createGroup("/candidates");
+  const auto chunk = m_options.candidate_chunk;
+  const int level = m_options.compression;
+  f.createExtendable<std::int8_t>("/candidates/label", 0, chunk, level);
+  f.createExtendable<float>("/candidates/pt", 0, chunk, level);
+  f.createExtendable<float>("/candidates/eta", 0, chunk, level);
+  f.createExtendable<std::int8_t>("/candidates/decay_mode", 0, chunk, level);
+  if (m_options.with_weight) f.createExtendable<float>("/candidates/weight", 0, chunk, level);
+  for (const auto& c : m_schema.collections) {
+    f.createGroup("/" + c.name);
+    const auto rows = c.per_candidate ? chunk : m_options.token_chunk;
+    f.createExtendable<float>(featuresPath(c), c.features.size(), std::max<std::uint64_t>(1, rows / 4), level);
+    f.writeAttribute(featuresPath(c), "feature_names", c.features);
+    if (!c.per_candidate) {
+      f.createExtendable<std::int64_t>(offsetsPath(c), 0, chunk, level);
+      const std::int64_t zero = 0;
+      f.appendRows(offsetsPath(c), &zero, 1);
+    }
+  }
+  m_tokens.assign(m_schema.collections.size(), 0);
+}
+
+ShardWriter::~ShardWriter() {
+  if (m_file) {  // never closed: an error happened, leave no half-written shard behind
+    m_file.reset();
+    std::error_code ignored;
+    fs::remove(m_path + ".tmp", ignored);
+  }
+}
+
+void ShardWriter::append(const CandidateBlock& block) {
+  TAUTRAIN_CHECK(m_file, Error, m_path, ": append after close");
+  const auto n = static_cast<std::uint64_t>(block.size());
+  TAUTRAIN_CHECK(block.collections.size() == m_schema.collections.size(), Error, m_path,
+                 ": block has the wrong number of collections");
+  TAUTRAIN_CHECK(!m_options.with_weight || block.weight.size() == n, Error, m_path, ": block lacks weights");
+  auto& f = *m_file;
+  f.appendRows("/candidates/label", block.label.data(), n);
+  f.appendRows("/candidates/pt", block.pt.data(), n);
+  f.appendRows("/candidates/eta", block.eta.data(), n);
+  f.appendRows("/candidates/decay_mode", block.decay_mode.data(), n);
+  if (m_options.with_weight) f.appendRows("/candidates/weight", block.weight.data(), n);
+  for (std::size_t c = 0; c < m_schema.collections.size(); ++c) {
+    const auto& coll = m_schema.collections[c];
+    const auto& matrix = block.collections[c];
+    TAUTRAIN_CHECK(matrix.n_features == static_cast<int>(coll.features.size()), Error, m_path, ": collection ",
+                   coll.name, " has ", matrix.n_features, " features, the schema ", coll.features.size());
+    f.appendRows(featuresPath(coll), matrix.values.data(), static_cast<std::uint64_t>(matrix.tokens()));
+    if (!coll.per_candidate) {
+      std::vector<std::int64_t> shifted(matrix.offsets.begin() + 1, matrix.offsets.end());
+      for (auto& o : shifted) o += m_tokens[c];
+      f.appendRows(offsetsPath(coll), shifted.data(), shifted.size());
+    }
+    m_tokens[c] += matrix.tokens();
+  }
+  m_candidates += static_cast<std::int64_t>(n);
+}
+
+void ShardWriter::close() {
+  if (!m_file) return;
+  m_file->writeAttribute("/", "n_candidates", m_candidates);
+  m_file->flush();
+  m_file.reset();
+  fs::rename(m_path + ".tmp", m_path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+NonFinitePolicy parseNonFinitePolicy(const std::string& name) {
+  if (name == "error") return NonFinitePolicy::kError;
+  if (name == "replace") return NonFinitePolicy::kReplace;
+  throw ConfigError("data.non_finite", "must be 'error' or 'replace', got '" + name + "'");
+}
+
+ShardReader::ShardReader(std::string path, const FeatureSchema& schema, ShardReadOptions options)
+    : m_path(std::move(path)), m_schema(&schema), m_options(options) {
+  m_file = std::make_unique<io::h5::File>(io::h5::File::openRead(m_path));
+  const auto& f = *m_file;
+  const std::string format = f.hasAttribute("/", "format") ? f.readStringAttribute("/", "format") : "";
+  TAUTRAIN_CHECK(format == kShardFormat, DataError, m_path, ": not a tautrain shard (attribute 'format' is '", format,
+                 "', expected '", kShardFormat, "')");
+  TAUTRAIN_CHECK(f.hasAttribute("/", "schema_version"), DataError, m_path, ": missing attribute 'schema_version'");
+  const auto version = f.readIntAttribute("/", "schema_version");
+  TAUTRAIN_CHECK(version == kSchemaVersion, DataError, m_path, ": schema version ", version,
+                 " is not supported (this build reads version ", kSchemaVersion, ")");
+
+  m_labels = f.readAll<std::int8_t>("/candidates/label");
+  m_size = static_cast<std::int64_t>(m_labels.size());
+  for (const char* name : {"/candidates/pt", "/candidates/eta", "/candidates/decay_mode"}) {
+    const auto shape = f.shape(name);
+    TAUTRAIN_CHECK(shape.size() == 1 && static_cast<std::int64_t>(shape[0]) == m_size, DataError, m_path, ": ", name,
+                   " must have one entry per candidate (", m_size, ")");
+  }
+  m_hasWeight = f.exists("/candidates/weight");
+  if (m_hasWeight)
+    TAUTRAIN_CHECK(static_cast<std::int64_t>(f.shape("/candidates/weight")[0]) == m_size, DataError, m_path,
+                   ": /candidates/weight must have one entry per candidate");
+  for (std::int64_t i = 0; i < m_size; ++i)
+    TAUTRAIN_CHECK(m_labels[i] >= 0 && m_labels[i] < kNumClasses, DataError, m_path, ": candidate ", i, ": label ",
+                   int(m_labels[i]), " is out of range (0 e, 1 mu, 2 tau, 3 jet)");
+
+  for (const auto& c : schema.collections) {
+    TAUTRAIN_CHECK(f.exists(featuresPath(c)), DataError, m_path, ": missing dataset ", featuresPath(c),
+                   " required by the feature schema");
+    const auto names = f.readStringListAttribute(featuresPath(c), "feature_names");
+    if (names != c.features) {
+      std::string detail;
+      for (std::size_t k = 0; k < std::max(names.size(), c.features.size()); ++k) {
+        const std::string got = k < names.size() ? names[k] : "<none>";
+        const std::string want = k < c.features.size() ? c.features[k] : "<none>";
+        if (got != want) {
+          detail = "column " + std::to_string(k) + " is '" + got + "', the schema expects '" + want + "'";
+          break;
+        }
+      }
+      throw DataError(m_path + ": feature names of collection '" + c.name + "' do not match the feature schema: " +
+                      detail);
+    }
+    const auto shape = f.shape(featuresPath(c));
+    TAUTRAIN_CHECK(shape.size() == 2 && shape[1] == c.features.size(), DataError, m_path, ": ", featuresPath(c),
+                   " must be [n_tokens, ", c.features.size(), "]");
+    std::vector<std::int64_t> offsets;
+    if (c.per_candidate) {
+      TAUTRAIN_CHECK(static_cast<std::int64_t>(shape[0]) == m_size, DataError, m_path, ": ", featuresPath(c),
+                     " must have one row per candidate (", m_size, "), has ", shape[0]);
+      offsets.resize(m_size + 1);
+      for (std::int64_t i = 0; i <= m_size; ++i) offsets[i] = i;
+    } else {
+      offsets = f.readAll<std::int64_t>(offsetsPath(c));
+      TAUTRAIN_CHECK(static_cast<std::int64_t>(offsets.size()) == m_size + 1, DataError, m_path, ": ",
+                     offsetsPath(c), " has ", offsets.size(), " entries, expected n_candidates + 1 = ", m_size + 1);
+      TAUTRAIN_CHECK(offsets[0] == 0, DataError, m_path, ": ", offsetsPath(c), " must start at 0");
+      for (std::int64_t i = 0; i < m_size; ++i)
+        TAUTRAIN_CHECK(offsets[i + 1] >= offsets[i], DataError, m_path, ": candidate ", i, ": ", offsetsPath(c),
+                       " decreases (", offsets[i], " -> ", offsets[i + 1], ")");
+      TAUTRAIN_CHECK(offsets.back() <= static_cast<std::int64_t>(shape[0]), DataError, m_path, ": ", offsetsPath(c),
+                     " run past the token array (last offset ", offsets.back(), ", ", shape[0], " token rows)");
+    }
+    m_offsets.push_back(std::move(offsets));
+  }
+  for (std::int64_t i = 0; i < m_size; ++i)
+    TAUTRAIN_CHECK(tokenCount(i) <= m_options.hard_token_limit, DataError, m_path, ": candidate ", i, " has ",
+                   tokenCount(i), " tokens, over the hard limit of ", m_options.hard_token_limit,
+                   " (data.hard_token_limit)");
+}
+
+ShardReader::~ShardReader() = default;
+ShardReader::ShardReader(ShardReader&& other) noexcept
+    : m_path(std::move(other.m_path)),
+      m_schema(other.m_schema),
+      m_options(other.m_options),
+      m_file(std::move(other.m_file)),
+      m_size(other.m_size),
+      m_hasWeight(other.m_hasWeight),
+      m_labels(std::move(other.m_labels)),
+      m_offsets(std::move(other.m_offsets)),
+      m_replaced(other.m_replaced.load()) {}
+
+std::int64_t ShardReader::tokenCount(std::int64_t i) const {
+  std::int64_t total = 0;
+  for (const auto& offsets : m_offsets) total += offsets[i + 1] - offsets[i];
+  return total;
+}
+
+void ShardReader::checkFinite(float* values, std::int64_t n, int columns, const std::vector<std::int64_t>* offsets,
+                              std::int64_t firstCandidate, const std::string& what,
+                              const std::vector<std::string>* names) const {
+  std::int64_t candidate = 0;  // index into offsets, advanced lazily
+  for (std::int64_t k = 0; k < n * columns; ++k) {
+    if (std::isfinite(values[k])) continue;
+    if (m_options.non_finite == NonFinitePolicy::kReplace) {
+      values[k] = 0.0f;
+      ++m_replaced;
+      continue;
+    }
+    const std::int64_t row = k / columns;
+    if (offsets)
+      while ((*offsets)[candidate + 1] <= row) ++candidate;
+    else
+      candidate = row;
+    throw DataError(m_path + ": candidate " + std::to_string(firstCandidate + candidate) + ": " + what + " " +
+                    (names ? "feature '" + (*names)[k % columns] + "' " : "") + "is " + std::to_string(values[k]) +
+                    " (set data.non_finite: replace to replace such values by 0)");
+  }
+}
+
+CandidateBlock ShardReader::readCandidates(std::int64_t begin, std::int64_t end) const {
+  TAUTRAIN_CHECK(begin >= 0 && begin <= end && end <= m_size, DataError, m_path, ": candidate range [", begin, ", ",
+                 end, ") is outside [0, ", m_size, ")");
+  const auto n = end - begin;
+  CandidateBlock block;
+  block.label.assign(m_labels.begin() + begin, m_labels.begin() + end);
+  block.pt.resize(n);
+  block.eta.resize(n);
+  block.decay_mode.resize(n);
+  const auto& f = *m_file;
+  f.readRows("/candidates/pt", begin, end, block.pt.data());
+  f.readRows("/candidates/eta", begin, end, block.eta.data());
+  f.readRows("/candidates/decay_mode", begin, end, block.decay_mode.data());
+  checkFinite(block.pt.data(), n, 1, nullptr, begin, "pt", nullptr);
+  checkFinite(block.eta.data(), n, 1, nullptr, begin, "eta", nullptr);
+  if (m_hasWeight) {
+    block.weight.resize(n);
+    f.readRows("/candidates/weight", begin, end, block.weight.data());
+    checkFinite(block.weight.data(), n, 1, nullptr, begin, "weight", nullptr);
+  }
+  return block;
+}
+
+CandidateBlock ShardReader::read(std::int64_t begin, std::int64_t end) const {
+  CandidateBlock block = readCandidates(begin, end);
+  const auto& f = *m_file;
+  for (std::size_t c = 0; c < m_schema->collections.size(); ++c) {
+    const auto& coll = m_schema->collections[c];
+    const auto& offsets = m_offsets[c];
+    TokenMatrix matrix;
+    matrix.n_features = static_cast<int>(coll.features.size());
+    matrix.offsets.assign(offsets.begin() + begin, offsets.begin() + end + 1);
+    for (auto& o : matrix.offsets) o -= offsets[begin];
+    matrix.values.resize(matrix.tokens() * matrix.n_features);
+    f.readRows(featuresPath(coll), offsets[begin], offsets[end], matrix.values.data());
+    checkFinite(matrix.values.data(), matrix.tokens(), matrix.n_features, &matrix.offsets, begin, coll.name,
+                &coll.features);
+    block.collections.push_back(std::move(matrix));
+  }
+  return block;
+}
+
+std::vector<std::string> expandShardPaths(const std::vector<std::string>& specs) {
+  std::vector<std::string> paths;
+  for (const auto& spec : specs) {
+    if (fs::is_directory(spec)) {
+      std::vector<std::string> found;
+      for (const auto& entry : fs::directory_iterator(spec))
+        if (entry.path().extension() == ".h5") found.push_back(entry.path().string());
+      TAUTRAIN_CHECK(!found.empty(), DataError, spec, ": directory holds no .h5 shards");
+      std::sort(found.begin(), found.end());
+      paths.insert(paths.end(), found.begin(), found.end());
+    } else if (spec.find_first_of("*?[") != std::string::npos) {
+      glob_t matches{};
+      const int rc = ::glob(spec.c_str(), 0, nullptr, &matches);
+      std::vector<std::string> found(matches.gl_pathv, matches.gl_pathv + (rc == 0 ? matches.gl_pathc : 0));
+      globfree(&matches);
+      TAUTRAIN_CHECK(!found.empty(), DataError, spec, ": pattern matches no file");
+      std::sort(found.begin(), found.end());
+      paths.insert(paths.end(), found.begin(), found.end());
+    } else {
+      TAUTRAIN_CHECK(fs::exists(spec), DataError, spec, ": file not found");
+      paths.push_back(spec);
+    }
+  }
+  return paths;
+}
+
+}  // namespace tautrain::data
