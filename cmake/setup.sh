@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Shared set-up of quickstart.sh and test.sh: install missing Debian packages (when we can),
+# then configure the build directory. Source it; it sets TAUTRAIN_BUILD_DIR.
+set -euo pipefail
+
+TAUTRAIN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TAUTRAIN_BUILD_DIR="${TAUTRAIN_BUILD_DIR:-$TAUTRAIN_ROOT/build}"
+
+# Everything the build needs, from Debian's archive. OpenBLAS: LibTorch calls the system BLAS,
+# and the reference BLAS is about 12x slower.
+tautrain_packages=(cmake ninja-build g++ ccache pkg-config
+  libtorch-dev libopenblas0-openmp
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev)
+
+tautrain_install_packages() {
+  local missing=()
+  for p in "${tautrain_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      sudo="sudo"
+    else
+      echo "tautrain: missing Debian packages: ${missing[*]}" >&2
+      echo "tautrain: install them as root with:" >&2
+      echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  echo "tautrain: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+tautrain_configure() {
+  cmake -S "$TAUTRAIN_ROOT" -B "$TAUTRAIN_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+}
+
+tautrain_install_packages
+tautrain_configure

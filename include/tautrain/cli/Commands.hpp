@@ -1,0 +1,38 @@
+#pragma once
+// Subcommands of the tautrain executable; apps/tautrain.cpp only calls run().
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tautrain/config/RunConfig.hpp"
+
+namespace tautrain::cli {
+
+/// --config FILE... and --set key=value..., shared by every command that reads a RunConfig.
+struct ConfigOptions {
+  std::vector<std::string> files;
+  std::vector<std::string> overrides;
+  bool dump = false;
+
+  void addTo(CLI::App& command);
+  /// Loads the config; `extra` overrides (command-line shortcuts) win over --set, and
+  /// `defaults` (a command's own defaults) lose to the files.
+  config::RunConfig load(const std::vector<std::string>& extra = {}, const std::vector<std::string>& defaults = {}) const;
+};
+
+/// Creates the run directory, writes the effective config there as NAME.yaml and starts
+/// logging to DIR/tautrain.log.
+void prepareOutputDirectory(const std::string& directory, const config::RunConfig& config, const std::string& name);
+
+void addGenerateCommand(CLI::App& app);
+void addDataCommands(CLI::App& app);
+void addBenchCommand(CLI::App& app);
+void addQuickstartCommand(CLI::App& app);
+void addConfigCommand(CLI::App& app);
+
+/// Parses the command line and runs the command; returns the process exit code:
+/// 0 success, 1 runtime error, 2 bad configuration or usage, 3 bad input data.
+int run(int argc, char** argv);
+
+}  // namespace tautrain::cli

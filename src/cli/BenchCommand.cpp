@@ -1,0 +1,129 @@
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tautrain/cli/Commands.hpp"
+#include "tautrain/core/Log.hpp"
+#include "tautrain/core/Machine.hpp"
+#include "tautrain/core/Version.hpp"
+#include "tautrain/data/Dataset.hpp"
+#include "tautrain/data/Loader.hpp"
+#include "tautrain/data/SyntheticGenerator.hpp"
+#include "tautrain/io/Json.hpp"
+
+namespace tautrain::cli {
+
+namespace {
+
+struct LoaderBenchOptions {
+  std::int64_t candidates = 100000;
+  int maxThreads = 0;
+  int batchSize = 350;
+  std::string workDir;
+  std::string json;
+};
+
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+/// Real tokens over padded tokens of one epoch's plan.
+double paddingEfficiency(const std::vector<std::uint32_t>& counts, const std::vector<data::Block>& blocks,
+                         data::BatchingOptions options) {
+  const auto plan = data::planEpoch(counts, blocks, options, /*seed=*/1, /*epoch=*/0);
+  double real = 0, padded = 0;
+  for (const auto& batch : plan.batches) {
+    std::uint32_t longest = 0;
+    for (auto i : batch) {
+      real += counts[i];
+      longest = std::max(longest, counts[i]);
+    }
+    padded += static_cast<double>(longest) * batch.size();
+  }
+  return padded > 0 ? real / padded : 0;
+}
+
+void runLoaderBench(const LoaderBenchOptions& options) {
+  auto logger = log::get("bench");
+  namespace fs = std::filesystem;
+  const std::string dir = options.workDir.empty() ? (fs::temp_directory_path() / "tautrain-bench-loader").string()
+                                                  : options.workDir;
+  const auto schema = data::FeatureSchema::builtin();
+  data::GeneratorConfig generatorConfig;
+  generatorConfig.candidates = options.candidates;
+  generatorConfig.shard_size = std::max<std::int64_t>(1, options.candidates / 4);
+  generatorConfig.output = dir;
+  auto start = Clock::now();
+  const auto paths = data::SyntheticGenerator(schema, generatorConfig).writeShards();
+  const double generateSeconds = secondsSince(start);
+  logger->info("generated {} thesis-like candidates in {:.1f}s", options.candidates, generateSeconds);
+
+  const data::Dataset dataset(paths, schema);
+  start = Clock::now();
+  const auto scaler = data::StandardScaler::fit(dataset, 1);
+  const double scalerRate = dataset.size() / secondsSince(start);
+
+  data::BatchingOptions smart;
+  smart.batch_size = options.batchSize;
+  data::BatchingOptions random = smart;
+  random.smart = false;
+  const auto counts = dataset.tokenCounts({});
+  const auto blocks = dataset.blocks(256);
+  const double smartEfficiency = paddingEfficiency(counts, blocks, smart);
+  const double randomEfficiency = paddingEfficiency(counts, blocks, random);
+
+  const int maxThreads = options.maxThreads > 0 ? options.maxThreads : static_cast<int>(std::thread::hardware_concurrency());
+  nlohmann::json threads = nlohmann::json::array();
+  double singleThread = 0;
+  for (int t = 1; t <= maxThreads; ++t) {
+    data::LoaderOptions loaderOptions;
+    loaderOptions.batching = smart;
+    loaderOptions.threads = t;
+    data::Loader loader(dataset, scaler, loaderOptions);
+    start = Clock::now();
+    loader.startEpoch(0);
+    std::int64_t candidates = 0;
+    while (auto batch = loader.next()) candidates += batch->host.size;
+    const double rate = candidates / secondsSince(start);
+    if (t == 1) singleThread = rate;
+    threads.push_back({{"threads", t}, {"candidates_per_s", rate}, {"per_thread", rate / t},
+                       {"speedup_vs_1_thread", rate / singleThread}});
+    logger->info("loader, {} thread(s): {:.0f} candidates/s ({:.0f} per thread)", t, rate, rate / t);
+  }
+
+  nlohmann::json result = {
+      {"benchmark", "loader"},
+      {"machine", machineDescription()},
+      {"version", versionString()},
+      {"candidates", dataset.size()},
+      {"batch_size", options.batchSize},
+      {"generator_candidates_per_s", options.candidates / generateSeconds},
+      {"scaler_fit_candidates_per_s", scalerRate},
+      {"padding_efficiency", {{"smart", smartEfficiency}, {"random", randomEfficiency}}},
+      {"loader", threads}};
+  std::cout << "machine: " << machineDescription() << "\n"
+            << "padding efficiency at batch " << options.batchSize << ": smart " << smartEfficiency << ", random "
+            << randomEfficiency << " (" << smartEfficiency / randomEfficiency << "x)\n";
+  for (const auto& row : threads)
+    std::cout << "loader " << row["threads"] << " thread(s): " << row["candidates_per_s"].get<double>()
+              << " candidates/s, " << row["per_thread"].get<double>() << " per thread\n";
+  if (!options.json.empty()) io::writeJson(options.json, result);
+  if (options.workDir.empty()) fs::remove_all(dir);
+}
+
+}  // namespace
+
+void addBenchCommand(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Benchmarks; each writes its figures as JSON with --json");
+  bench->require_subcommand(1);
+  auto* loader = bench->add_subcommand("loader", "Loader throughput per thread count and padding efficiency, smart vs random batching");
+  auto options = std::make_shared<LoaderBenchOptions>();
+  loader->add_option("-n,--candidates", options->candidates, "synthetic candidates to generate")->capture_default_str();
+  loader->add_option("--max-threads", options->maxThreads, "loader threads up to this (0: all cores)");
+  loader->add_option("--batch-size", options->batchSize, "candidates per batch")->capture_default_str();
+  loader->add_option("--work-dir", options->workDir, "keep the generated shards here (default: a temporary directory)");
+  loader->add_option("--json", options->json, "write the figures as JSON");
+  loader->callback([options] { runLoaderBench(*options); });
+}
+
+}  // namespace tautrain::cli

@@ -1,0 +1,82 @@
+// Runs the tautrain executable as a user would and checks exit codes and messages.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "support/TestData.hpp"
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;  ///< stdout and stderr
+};
+
+Result runTautrain(const std::string& arguments) {
+  Result result;
+  const std::string command = std::string(TAUTRAIN_EXECUTABLE) + " " + arguments + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::array<char, 4096> buffer{};
+  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) result.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+void expectFailure(const Result& r, int code, std::initializer_list<const char*> mentions) {
+  EXPECT_EQ(r.code, code) << r.output;
+  for (const char* m : mentions) EXPECT_NE(r.output.find(m), std::string::npos) << "'" << m << "' not in: " << r.output;
+}
+
+}  // namespace
+
+TEST(Cli, VersionAndHelp) {
+  const auto version = runTautrain("--version");
+  EXPECT_EQ(version.code, 0);
+  EXPECT_NE(version.output.find("tautrain"), std::string::npos);
+  for (const char* command : {"generate", "inspect", "fit-scaler", "bench loader", "quickstart", "config"})
+    EXPECT_EQ(runTautrain(std::string(command) + " --help").code, 0) << command;
+}
+
+TEST(Cli, GenerateWritesShardsConfigAndLogThenInspectReadsThem) {
+  tautrain::test::TempDir dir;
+  const auto out = dir.file("gen");
+  const auto r = runTautrain("generate -o " + out + " -n 3000 --shard-size 1000 -j 2 --set generator.seed=5");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* file : {"shard-00000.h5", "shard-00002.h5", "generator.yaml", "tautrain.log"})
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(out) / file)) << file;
+  std::ifstream config(std::filesystem::path(out) / "generator.yaml");
+  const std::string text((std::istreambuf_iterator<char>(config)), {});
+  EXPECT_NE(text.find("seed: 5"), std::string::npos) << text;
+  const auto inspect = runTautrain("inspect " + out + " --json " + dir.file("stats.json"));
+  EXPECT_EQ(inspect.code, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("candidates: 3000"), std::string::npos) << inspect.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("stats.json")));
+}
+
+TEST(Cli, BadConfigKeyTypeAndValueExitWithTwoAndNameTheKey) {
+  tautrain::test::TempDir dir;
+  std::ofstream(dir.file("bad.yaml")) << "generator:\n  candidats: 10\n";
+  expectFailure(runTautrain("generate -c " + dir.file("bad.yaml")), 2, {"generator.candidats", "bad.yaml:2"});
+  expectFailure(runTautrain("generate --set generator.candidates=many"), 2, {"generator.candidates", "integer"});
+  expectFailure(runTautrain("generate --set generator.eta_max=-1"), 2, {"generator.eta_max"});
+  expectFailure(runTautrain("--log-level chatty config"), 2, {"chatty"});
+  expectFailure(runTautrain("no-such-command"), 2, {});
+}
+
+TEST(Cli, BadDataExitsWithThreeAndNamesTheFile) {
+  tautrain::test::TempDir dir;
+  expectFailure(runTautrain("inspect /nonexistent/data.h5"), 3, {"/nonexistent/data.h5"});
+  std::ofstream(dir.file("junk.h5")) << "junk";
+  expectFailure(runTautrain("inspect " + dir.file("junk.h5")), 3, {"junk.h5", "not an HDF5 file"});
+}
+
+TEST(Cli, ConfigDumpShowsOverrides) {
+  const auto r = runTautrain("config --set data.batch_size=77");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("batch_size: 77"), std::string::npos) << r.output;
+}

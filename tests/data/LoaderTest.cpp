@@ -1,0 +1,182 @@
+#include "tautrain/data/Loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+#include "support/TestData.hpp"
+#include "tautrain/core/Error.hpp"
+#include "tautrain/data/Dataset.hpp"
+#include "tautrain/data/TensorBatch.hpp"
+
+using namespace tautrain;
+
+namespace {
+
+struct Fixture {
+  test::TempDir dir;
+  data::FeatureSchema schema = test::tinySchema();
+  std::vector<std::string> paths = test::writeTinyShards(dir, 3, 100);
+  data::Dataset dataset{paths, schema};
+  data::StandardScaler scaler = data::StandardScaler::fit(dataset);
+
+  data::LoaderOptions options(int threads) const {
+    data::LoaderOptions o;
+    o.batching.batch_size = 16;
+    o.batching.window_batches = 4;
+    o.block_size = 32;
+    o.threads = threads;
+    o.prefetch_windows = 1;
+    o.seed = 3;
+    return o;
+  }
+};
+
+std::vector<std::vector<std::int64_t>> drain(data::Loader& loader) {
+  std::vector<std::vector<std::int64_t>> out;
+  while (auto b = loader.next()) out.push_back(b->host.candidate);
+  return out;
+}
+
+}  // namespace
+
+TEST(Loader, EpochFollowsThePlanForAnyThreadCount) {
+  Fixture f;
+  data::Loader one(f.dataset, f.scaler, f.options(1));
+  one.startEpoch(2);
+  const auto batches = drain(one);
+  EXPECT_EQ(batches, one.plan().batches);
+  std::vector<std::int64_t> all;
+  for (const auto& b : batches) all.insert(all.end(), b.begin(), b.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_EQ(all[i], i);
+
+  data::Loader three(f.dataset, f.scaler, f.options(3));
+  three.startEpoch(2);
+  EXPECT_EQ(drain(three), batches);
+}
+
+TEST(Loader, ResumesInsideAnEpoch) {
+  Fixture f;
+  data::Loader loader(f.dataset, f.scaler, f.options(2));
+  loader.startEpoch(1);
+  const auto full = drain(loader);
+  ASSERT_GT(full.size(), 8u);
+  for (std::int64_t start : {std::int64_t{1}, std::int64_t{5}, static_cast<std::int64_t>(full.size()) - 1}) {
+    loader.startEpoch(1, start);
+    const auto rest = drain(loader);
+    EXPECT_EQ(rest, std::vector<std::vector<std::int64_t>>(full.begin() + start, full.end())) << start;
+  }
+  // Stopping in the middle and starting the next epoch works too.
+  loader.startEpoch(1);
+  loader.next();
+  loader.startEpoch(2);
+  EXPECT_FALSE(drain(loader).empty());
+}
+
+TEST(Loader, BatchLayoutIsConsistentAndScaled) {
+  Fixture f;
+  const data::Loader loader(f.dataset, f.scaler, f.options(1));
+  const std::vector<std::int64_t> candidates{7, 250, 3};
+  const auto batch = loader.assemble(candidates, 0);
+  // Lengths: 1 global + (i % 7 + 1) pf + (i % 2) muon.
+  const std::vector<std::int64_t> lengths{1 + 1 + 1, 1 + 6 + 0, 1 + 4 + 1};
+  EXPECT_EQ(batch.max_len, 7);
+  ASSERT_EQ(batch.cu_seqlens, (std::vector<std::int32_t>{0, 3, 10, 16}));
+  EXPECT_EQ(batch.label, (std::vector<std::int64_t>{3, 2, 3}));
+  for (int i = 0; i < 3; ++i)
+    for (int s = 0; s < batch.max_len; ++s) EXPECT_EQ(batch.padding_mask[i * 7 + s], s >= lengths[i] ? 1 : 0);
+
+  // Every real slot is filled exactly once, in both layouts.
+  std::set<std::int64_t> padded, packed;
+  for (const auto& c : batch.collections)
+    for (std::int64_t t = 0; t < c.tokens(); ++t) {
+      EXPECT_TRUE(padded.insert(c.padded_pos[t]).second);
+      EXPECT_TRUE(packed.insert(c.packed_pos[t]).second);
+      EXPECT_EQ(batch.padding_mask[c.padded_pos[t]], 0);
+    }
+  EXPECT_EQ(static_cast<std::int64_t>(packed.size()), batch.realTokens());
+  EXPECT_EQ(*packed.rbegin(), batch.realTokens() - 1);
+
+  // Global token first; pf tokens next, scaled, without the categorical column.
+  const auto& global = batch.collections[0];
+  EXPECT_EQ(global.n_features, 1);
+  EXPECT_EQ(global.type[0], data::kGlobalToken);
+  EXPECT_EQ(global.packed_pos[1], 3);
+  const auto& pf = batch.collections[1];
+  EXPECT_EQ(pf.n_features, 4);
+  EXPECT_EQ(pf.type[0], data::kPfChargedHadron);
+  EXPECT_EQ(pf.packed_pos[0], 1);
+  const auto& relPt = f.scaler.collections()[1].features[2];
+  // Candidate 250, pf token 2: rel_pt = 250.02, dxy invalid (k odd -> 0), token 1 is odd.
+  const std::int64_t token = 1 + 2;  // after candidate 7's single pf token
+  EXPECT_NEAR(pf.features[token * 4 + 1], (250.02 - relPt.mean) / relPt.std, 1e-4);
+  EXPECT_EQ(pf.features[(1 + 1) * 4 + 2], 0.0f);  // candidate 250, pf token 1: dxy invalid -> 0
+}
+
+TEST(Loader, TensorsMirrorTheHostBatch) {
+  Fixture f;
+  auto options = f.options(2);
+  options.make_tensors = true;
+  data::Loader loader(f.dataset, f.scaler, options);
+  loader.startEpoch(0);
+  const auto batch = loader.next();
+  ASSERT_TRUE(batch && batch->tensors);
+  const auto& t = *batch->tensors;
+  EXPECT_EQ(t.size, batch->host.size);
+  EXPECT_EQ(t.padding_mask.sizes(), (std::vector<std::int64_t>{batch->host.size, batch->host.max_len}));
+  EXPECT_EQ(t.padding_mask.scalar_type(), torch::kBool);
+  EXPECT_EQ(t.padding_mask.sum().item<std::int64_t>(), batch->host.paddedTokens() - batch->host.realTokens());
+  EXPECT_EQ(t.collections[1].features.size(1), 4);
+  EXPECT_EQ(t.cu_seqlens[-1].item<std::int32_t>(), batch->host.realTokens());
+  EXPECT_EQ(t.label.sum().item<std::int64_t>(),
+            std::accumulate(batch->host.label.begin(), batch->host.label.end(), std::int64_t{0}));
+}
+
+TEST(Loader, ReaderErrorsReachTheConsumerNamingFileAndCandidate) {
+  Fixture f;
+  // A shard whose particle_type is no token type: caught when the batch is assembled.
+  auto block = test::tinyBlock(0, 20);
+  block.collections[1].row(5)[1] = 42.0f;
+  const auto bad = f.dir.file("bad.h5");
+  {
+    data::ShardWriter writer(bad, f.schema);
+    writer.append(block);
+    writer.close();
+  }
+  const data::Dataset dataset({bad}, f.schema);
+  data::Loader loader(dataset, f.scaler, f.options(2));
+  loader.startEpoch(0);
+  try {
+    while (loader.next()) {
+    }
+    FAIL() << "expected a DataError";
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("bad.h5"), std::string::npos) << message;
+    EXPECT_NE(message.find("candidate 2"), std::string::npos) << message;  // token 5 belongs to candidate 2
+    EXPECT_NE(message.find("particle_type"), std::string::npos) << message;
+  }
+}
+
+TEST(Loader, SplitByFileIsSeededAndComplete) {
+  test::TempDir dir;
+  test::writeTinyShards(dir, 10, 5);
+  data::DataConfig config;
+  config.files = {dir.path().string()};
+  config.valid_fraction = 0.2;
+  const auto split = data::splitFiles(config);
+  EXPECT_EQ(split.valid.size(), 2u);
+  EXPECT_EQ(split.train.size(), 8u);
+  std::set<std::string> all(split.train.begin(), split.train.end());
+  all.insert(split.valid.begin(), split.valid.end());
+  EXPECT_EQ(all.size(), 10u);
+  EXPECT_EQ(data::splitFiles(config).valid, split.valid);
+  config.split_seed = 2;
+  EXPECT_EQ(data::splitFiles(config).valid.size(), 2u);
+  config.files = {dir.file("tiny-0.h5")};
+  EXPECT_THROW(data::splitFiles(config), ConfigError);
+}

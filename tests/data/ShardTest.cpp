@@ -1,0 +1,217 @@
+#include "tautrain/data/Shard.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "support/TestData.hpp"
+#include "tautrain/core/Error.hpp"
+#include "tautrain/io/Hdf5.hpp"
+
+using namespace tautrain;
+using data::ShardReader;
+using test::TempDir;
+
+namespace {
+
+/// Writes a tiny shard by hand so single parts can be broken on purpose.
+struct RawShard {
+  std::vector<std::int8_t> label{0, 1, 2, 3};
+  std::vector<float> pt{20, 30, 40, 50}, eta{0, 0.5f, -0.5f, 1};
+  std::vector<std::int8_t> decayMode{-1, -1, 1, -1};
+  std::vector<std::int64_t> pfOffsets{0, 1, 3, 3, 4};
+  std::vector<std::int64_t> muonOffsets{0, 0, 1, 1, 1};
+  std::vector<std::string> pfNames{"r", "particle_type", "rel_pt", "dxy", "dxy_valid"};
+  std::int64_t version = data::kSchemaVersion;
+  float pfValue = 0.5f;
+
+  void write(const std::string& path) const {
+    auto f = io::h5::File::create(path);
+    f.writeAttribute("/", "format", std::string(data::kShardFormat));
+    f.writeAttribute("/", "schema_version", version);
+    f.createGroup("/candidates");
+    f.createExtendable<std::int8_t>("/candidates/label", 0, 16, 0);
+    f.appendRows("/candidates/label", label.data(), label.size());
+    f.createExtendable<float>("/candidates/pt", 0, 16, 0);
+    f.appendRows("/candidates/pt", pt.data(), pt.size());
+    f.createExtendable<float>("/candidates/eta", 0, 16, 0);
+    f.appendRows("/candidates/eta", eta.data(), eta.size());
+    f.createExtendable<std::int8_t>("/candidates/decay_mode", 0, 16, 0);
+    f.appendRows("/candidates/decay_mode", decayMode.data(), decayMode.size());
+    f.createGroup("/global");
+    f.createExtendable<float>("/global/features", 2, 16, 0);
+    std::vector<float> global;
+    for (float p : pt) global.insert(global.end(), {9.0f, p});
+    f.appendRows("/global/features", global.data(), label.size());
+    f.writeAttribute("/global/features", "feature_names", std::vector<std::string>{"particle_type", "tau_pt"});
+    f.createGroup("/pf");
+    f.createExtendable<float>("/pf/features", 5, 16, 0);
+    std::vector<float> pf;
+    for (int t = 0; t < 4; ++t) pf.insert(pf.end(), {0.1f, 3.0f, pfValue, 0.01f, 1.0f});
+    f.appendRows("/pf/features", pf.data(), 4);
+    f.writeAttribute("/pf/features", "feature_names", pfNames);
+    f.createExtendable<std::int64_t>("/pf/offsets", 0, 16, 0);
+    f.appendRows("/pf/offsets", pfOffsets.data(), pfOffsets.size());
+    f.createGroup("/muon");
+    f.createExtendable<float>("/muon/features", 2, 16, 0);
+    const float mu[2] = {0.05f, 8.0f};
+    f.appendRows("/muon/features", mu, 1);
+    f.writeAttribute("/muon/features", "feature_names", std::vector<std::string>{"r", "particle_type"});
+    f.createExtendable<std::int64_t>("/muon/offsets", 0, 16, 0);
+    f.appendRows("/muon/offsets", muonOffsets.data(), muonOffsets.size());
+  }
+};
+
+/// The error message of opening and reading a whole shard, or "no error".
+std::string openError(const std::string& path, data::ShardReadOptions options = {}) {
+  const auto schema = test::tinySchema();
+  try {
+    ShardReader reader(path, schema, options);
+    reader.read(0, reader.size());
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+void expectMentions(const std::string& message, std::initializer_list<const char*> parts) {
+  for (const char* part : parts) EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+}
+
+}  // namespace
+
+TEST(Shard, WriteThenReadIsExact) {
+  TempDir dir;
+  const auto schema = test::tinySchema();
+  const auto expected = test::tinyBlock(0, 50);
+  {
+    data::ShardWriterOptions options;
+    options.compression = 4;
+    data::ShardWriter writer(dir.file("a.h5"), schema, options);
+    writer.append(test::tinyBlock(0, 20));
+    writer.append(test::tinyBlock(20, 30));
+    writer.close();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("a.h5.tmp")));
+  ShardReader reader(dir.file("a.h5"), schema);
+  ASSERT_EQ(reader.size(), 50);
+  EXPECT_FALSE(reader.hasWeight());
+  const auto block = reader.read(0, 50);
+  EXPECT_EQ(block.label, expected.label);
+  EXPECT_EQ(block.pt, expected.pt);
+  EXPECT_EQ(block.decay_mode, expected.decay_mode);
+  for (std::size_t c = 0; c < 3; ++c) {
+    EXPECT_EQ(block.collections[c].offsets, expected.collections[c].offsets) << c;
+    EXPECT_EQ(block.collections[c].values, expected.collections[c].values) << c;
+  }
+  // A sub-range starts its offsets at 0.
+  const auto part = reader.read(10, 13);
+  EXPECT_EQ(part.collections[1].offsets.front(), 0);
+  EXPECT_EQ(part.collections[1].count(0), expected.collections[1].count(10));
+  EXPECT_EQ(part.collections[1].row(0)[2], expected.collections[1].row(expected.collections[1].offsets[10])[2]);
+  EXPECT_EQ(reader.tokenCount(3), 1 + 4 + 1);
+}
+
+TEST(Shard, AnUnclosedWriterLeavesNoFile) {
+  TempDir dir;
+  {
+    data::ShardWriter writer(dir.file("b.h5"), test::tinySchema());
+    writer.append(test::tinyBlock(0, 5));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("b.h5")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("b.h5.tmp")));
+}
+
+TEST(ShardBadInput, MissingFile) { expectMentions(openError("/nonexistent/shard.h5"), {"/nonexistent/shard.h5", "not found"}); }
+
+TEST(ShardBadInput, NotHdf5) {
+  TempDir dir;
+  std::ofstream(dir.file("text.h5")) << "this is not an HDF5 file\n";
+  expectMentions(openError(dir.file("text.h5")), {"text.h5", "not an HDF5 file"});
+}
+
+TEST(ShardBadInput, TruncatedFile) {
+  TempDir dir;
+  RawShard().write(dir.file("full.h5"));
+  const auto size = std::filesystem::file_size(dir.file("full.h5"));
+  std::filesystem::copy_file(dir.file("full.h5"), dir.file("cut.h5"));
+  std::filesystem::resize_file(dir.file("cut.h5"), size / 2);
+  const auto message = openError(dir.file("cut.h5"));
+  expectMentions(message, {"cut.h5"});
+  EXPECT_NE(message, "no error");
+}
+
+TEST(ShardBadInput, WrongSchemaVersion) {
+  TempDir dir;
+  RawShard raw;
+  raw.version = 99;
+  raw.write(dir.file("v99.h5"));
+  expectMentions(openError(dir.file("v99.h5")), {"v99.h5", "schema version 99"});
+}
+
+TEST(ShardBadInput, FeatureNamesDoNotMatch) {
+  TempDir dir;
+  RawShard raw;
+  raw.pfNames[2] = "relpt";
+  raw.write(dir.file("names.h5"));
+  expectMentions(openError(dir.file("names.h5")), {"names.h5", "'pf'", "column 2 is 'relpt'", "'rel_pt'"});
+}
+
+TEST(ShardBadInput, OffsetsNotMonotonic) {
+  TempDir dir;
+  RawShard raw;
+  raw.pfOffsets = {0, 2, 1, 3, 4};
+  raw.write(dir.file("mono.h5"));
+  expectMentions(openError(dir.file("mono.h5")), {"mono.h5", "candidate 1", "decreases"});
+}
+
+TEST(ShardBadInput, OffsetsRunPastTokens) {
+  TempDir dir;
+  RawShard raw;
+  raw.pfOffsets = {0, 1, 3, 3, 9};
+  raw.write(dir.file("past.h5"));
+  expectMentions(openError(dir.file("past.h5")), {"past.h5", "run past the token array"});
+}
+
+TEST(ShardBadInput, NonFiniteFeatureIsAnErrorOrReplaced) {
+  TempDir dir;
+  RawShard raw;
+  raw.pfValue = std::numeric_limits<float>::quiet_NaN();
+  raw.write(dir.file("nan.h5"));
+  expectMentions(openError(dir.file("nan.h5")), {"nan.h5", "candidate 0", "feature 'rel_pt'", "nan"});
+
+  data::ShardReadOptions replace;
+  replace.non_finite = data::NonFinitePolicy::kReplace;
+  const auto schema = test::tinySchema();
+  ShardReader reader(dir.file("nan.h5"), schema, replace);
+  const auto block = reader.read(0, reader.size());
+  EXPECT_EQ(block.collections[1].row(3)[2], 0.0f);
+  EXPECT_EQ(reader.replacedValues(), 4);
+}
+
+TEST(ShardBadInput, LabelOutOfRange) {
+  TempDir dir;
+  RawShard raw;
+  raw.label[2] = 7;
+  raw.write(dir.file("label.h5"));
+  expectMentions(openError(dir.file("label.h5")), {"label.h5", "candidate 2", "label 7"});
+}
+
+TEST(ShardBadInput, CandidateOverTheHardTokenLimit) {
+  TempDir dir;
+  RawShard().write(dir.file("limit.h5"));
+  data::ShardReadOptions options;
+  options.hard_token_limit = 3;
+  // Candidate 1: 1 global + 2 pf + 1 muon = 4 tokens.
+  expectMentions(openError(dir.file("limit.h5"), options), {"limit.h5", "candidate 1", "4 tokens", "hard limit of 3"});
+}
+
+TEST(ShardBadInput, ShardPathPatternsThatMatchNothing) {
+  EXPECT_THROW(data::expandShardPaths({"/nonexistent/*.h5"}), DataError);
+  TempDir dir;
+  const auto paths = test::writeTinyShards(dir, 3, 4);
+  EXPECT_EQ(data::expandShardPaths({dir.path().string()}).size(), 3u);
+  EXPECT_EQ(data::expandShardPaths({dir.file("tiny-*.h5")}), paths);
+}
