@@ -20,6 +20,7 @@ struct LoaderBenchOptions {
   std::int64_t candidates = 100000;
   int maxThreads = 0;
   int batchSize = 350;
+  int windowBatches = 64;
   std::string workDir;
   std::string json;
 };
@@ -53,8 +54,14 @@ void runLoaderBench(const LoaderBenchOptions& options) {
   generatorConfig.candidates = options.candidates;
   generatorConfig.shard_size = std::max<std::int64_t>(1, options.candidates / 4);
   generatorConfig.output = dir;
+  // Generation alone (one thread, in memory), then with shard writing on all threads.
+  const data::SyntheticGenerator generator(schema, generatorConfig);
   auto start = Clock::now();
-  const auto paths = data::SyntheticGenerator(schema, generatorConfig).writeShards();
+  const std::int64_t chunk = 2048, chunks = 10;  // the chunk size writeShards uses
+  for (std::int64_t k = 0; k < chunks; ++k) generator.generate(k * chunk, chunk);
+  const double generateOneThread = chunk * chunks / secondsSince(start);
+  start = Clock::now();
+  const auto paths = generator.writeShards();
   const double generateSeconds = secondsSince(start);
   logger->info("generated {} thesis-like candidates in {:.1f}s", options.candidates, generateSeconds);
 
@@ -65,6 +72,7 @@ void runLoaderBench(const LoaderBenchOptions& options) {
 
   data::BatchingOptions smart;
   smart.batch_size = options.batchSize;
+  smart.window_batches = options.windowBatches;
   data::BatchingOptions random = smart;
   random.smart = false;
   const auto counts = dataset.tokenCounts({});
@@ -97,11 +105,14 @@ void runLoaderBench(const LoaderBenchOptions& options) {
       {"version", versionString()},
       {"candidates", dataset.size()},
       {"batch_size", options.batchSize},
-      {"generator_candidates_per_s", options.candidates / generateSeconds},
+      {"generator_candidates_per_s_one_thread_in_memory", generateOneThread},
+      {"generator_candidates_per_s_writing_shards_all_threads", options.candidates / generateSeconds},
       {"scaler_fit_candidates_per_s", scalerRate},
       {"padding_efficiency", {{"smart", smartEfficiency}, {"random", randomEfficiency}}},
       {"loader", threads}};
   std::cout << "machine: " << machineDescription() << "\n"
+            << "generator: " << generateOneThread << " candidates/s on one thread in memory, "
+            << options.candidates / generateSeconds << " candidates/s writing shards on all threads\n"
             << "padding efficiency at batch " << options.batchSize << ": smart " << smartEfficiency << ", random "
             << randomEfficiency << " (" << smartEfficiency / randomEfficiency << "x)\n";
   for (const auto& row : threads)
@@ -121,6 +132,8 @@ void addBenchCommand(CLI::App& app) {
   loader->add_option("-n,--candidates", options->candidates, "synthetic candidates to generate")->capture_default_str();
   loader->add_option("--max-threads", options->maxThreads, "loader threads up to this (0: all cores)");
   loader->add_option("--batch-size", options->batchSize, "candidates per batch")->capture_default_str();
+  loader->add_option("--window-batches", options->windowBatches, "batches' worth of candidates sorted together")
+      ->capture_default_str();
   loader->add_option("--work-dir", options->workDir, "keep the generated shards here (default: a temporary directory)");
   loader->add_option("--json", options->json, "write the figures as JSON");
   loader->callback([options] { runLoaderBench(*options); });

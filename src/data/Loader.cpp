@@ -32,9 +32,15 @@ struct Loader::Window {
     CandidateBlock block;
   };
   std::vector<Run> runs;
+  std::size_t used = 0;  ///< runs[0, used) hold this window; the rest keep memory for the next
 
-  Window(const Dataset& dataset, std::vector<std::int64_t> candidates) {
+  Window() = default;
+  Window(const Dataset& dataset, std::vector<std::int64_t> candidates) { load(dataset, std::move(candidates)); }
+
+  /// Reads the runs of `candidates`, reusing the memory of earlier windows.
+  void load(const Dataset& dataset, std::vector<std::int64_t> candidates) {
     std::sort(candidates.begin(), candidates.end());
+    used = 0;
     std::size_t k = 0;
     while (k < candidates.size()) {
       const std::size_t shard = dataset.shardOf(candidates[k]);
@@ -43,20 +49,24 @@ struct Loader::Window {
       while (j < candidates.size() && candidates[j] == candidates[j - 1] + 1 && candidates[j] < shardEnd) ++j;
       const std::int64_t local = candidates[k] - dataset.shardStart(shard);
       const auto count = static_cast<std::int64_t>(j - k);
-      runs.push_back({candidates[k], shard, local, dataset.shard(shard).read(local, local + count)});
+      if (used == runs.size()) runs.emplace_back();
+      Run& run = runs[used++];
+      run.begin = candidates[k], run.shard = shard, run.shardBegin = local;
+      dataset.shard(shard).read(local, local + count, run.block);
       k = j;
     }
   }
   /// The run holding dataset candidate i and i's index inside its block.
   std::pair<const Run*, std::int64_t> find(std::int64_t i) const {
-    auto it = std::upper_bound(runs.begin(), runs.end(), i, [](std::int64_t x, const Run& r) { return x < r.begin; });
+    auto it = std::upper_bound(runs.begin(), runs.begin() + used, i,
+                               [](std::int64_t x, const Run& r) { return x < r.begin; });
     const Run& run = *(it - 1);
     return {&run, i - run.begin};
   }
 };
 
 Loader::Loader(const Dataset& dataset, const StandardScaler& scaler, LoaderOptions options)
-    : m_dataset(dataset), m_scaler(scaler), m_options(std::move(options)),
+    : m_dataset(dataset), m_options(std::move(options)),
       m_pruner(dataset.schema(), m_options.pruning, m_options.seed) {
   const auto& schema = dataset.schema();
   scaler.checkMatches(schema, "the scaler");
@@ -71,6 +81,13 @@ Loader::Loader(const Dataset& dataset, const StandardScaler& scaler, LoaderOptio
     TAUTRAIN_CHECK_KEY(c.typeColumn() >= 0 || c.per_candidate, "data.features",
                    "collection '", c.name, "' needs a particle_type column for the token type");
     m_validity.push_back(c.validityColumns());
+    std::vector<float> scale, shift;
+    for (const auto& f : scaler.collections()[m_scale.size()].features) {
+      scale.push_back(static_cast<float>(1.0 / f.std));
+      shift.push_back(static_cast<float>(-f.mean / f.std));
+    }
+    m_scale.push_back(std::move(scale));
+    m_shift.push_back(std::move(shift));
   }
 }
 
@@ -114,46 +131,54 @@ std::int64_t Loader::windowOf(std::int64_t batch) const {
 
 void Loader::worker() {
   const auto windows = static_cast<std::int64_t>(m_windowFirstBatch.size()) - 1;
-  const std::int64_t ahead = static_cast<std::int64_t>(m_options.threads) * m_options.prefetch_windows;
-  for (;;) {
-    std::int64_t window;
-    {
-      std::unique_lock lock(m_mutex);
-      // Bound memory: stay within `ahead` windows of the consumer.
-      m_changed.wait(lock, [&] { return m_stopping || m_nextWindow >= windows || m_nextWindow < windowOf(m_nextBatch) + ahead; });
-      if (m_stopping || m_nextWindow >= windows) return;
-      window = m_nextWindow++;
+  const std::int64_t windowsAhead = static_cast<std::int64_t>(m_options.threads) * m_options.prefetch_windows;
+  Window buffer;  // raw tokens of the current window; its memory serves the next one
+  try {
+    for (;;) {
+      std::int64_t window;
+      {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] {
+          return m_stopping || m_nextWindow >= windows || m_nextWindow < windowOf(m_nextBatch) + windowsAhead;
+        });
+        if (m_stopping || m_nextWindow >= windows) return;
+        window = m_nextWindow++;
+      }
+      processWindow(window, buffer);
     }
-    try {
-      auto batches = processWindow(window);
-      std::lock_guard lock(m_mutex);
-      for (auto& b : batches) m_ready.emplace(b.host.index, std::move(b));
-    } catch (...) {
-      std::lock_guard lock(m_mutex);
-      if (!m_failure) m_failure = std::current_exception();
-      m_stopping = true;
-    }
-    m_changed.notify_all();
+  } catch (...) {
+    std::lock_guard lock(m_mutex);
+    if (!m_failure) m_failure = std::current_exception();
+    m_stopping = true;
   }
+  m_changed.notify_all();
 }
 
-std::vector<LoadedBatch> Loader::processWindow(std::int64_t window) {
+void Loader::processWindow(std::int64_t window, Window& data) {
   const std::int64_t first = std::max(m_windowFirstBatch[window], m_firstBatch);
   const std::int64_t last = m_windowFirstBatch[window + 1];
   std::vector<std::int64_t> candidates;
   for (std::int64_t b = first; b < last; ++b)
     candidates.insert(candidates.end(), m_plan.batches[b].begin(), m_plan.batches[b].end());
-  std::vector<LoadedBatch> out;
-  if (candidates.empty()) return out;
-  const Window data(m_dataset, candidates);
+  if (candidates.empty()) return;
+  data.load(m_dataset, candidates);
   for (std::int64_t b = first; b < last; ++b) {
+    {  // Assemble only a few batches ahead of the consumer, so batch memory is recycled
+       // instead of a whole window's worth (hundreds of MB of fresh pages) living at once.
+      std::unique_lock lock(m_mutex);
+      m_changed.wait(lock, [&] { return m_stopping || b < m_nextBatch + kBatchesAhead; });
+      if (m_stopping) return;
+    }
     LoadedBatch loaded;
     loaded.host = assembleFrom(data, m_plan.batches[b], m_epoch);
     loaded.host.index = b;
     if (m_options.make_tensors) loaded.tensors = std::make_shared<TensorBatch>(toTensors(loaded.host, m_options.pin_memory));
-    out.push_back(std::move(loaded));
+    {
+      std::lock_guard lock(m_mutex);
+      m_ready.emplace(b, std::move(loaded));
+    }
+    m_changed.notify_all();
   }
-  return out;
 }
 
 std::optional<LoadedBatch> Loader::next() {
@@ -217,6 +242,8 @@ HostBatch Loader::assembleFrom(const Window& data, const std::vector<std::int64_
     const auto& coll = schema.collections[c];
     const auto& columns = m_featureColumns[c];
     const auto& validity = m_validity[c];
+    const auto& scale = m_scale[c];
+    const auto& shift = m_shift[c];
     HostTokens tokens;
     tokens.collection = coll.name;
     tokens.n_features = static_cast<int>(columns.size());
@@ -231,7 +258,7 @@ HostBatch Loader::assembleFrom(const Window& data, const std::vector<std::int64_
         const float* values = m.row(row);
         for (int f : columns) {
           const bool valid = validity[f] < 0 || values[validity[f]] != 0.0f;
-          tokens.features.push_back(valid ? m_scaler.apply(c, f, values[f]) : 0.0f);
+          tokens.features.push_back(valid ? values[f] * scale[f] + shift[f] : 0.0f);
         }
         std::int64_t type = kGlobalToken;
         if (m_typeColumn[c] >= 0) {

@@ -219,36 +219,54 @@ void ShardReader::checkFinite(float* values, std::int64_t n, int columns, const 
   }
 }
 
-CandidateBlock ShardReader::readCandidates(std::int64_t begin, std::int64_t end) const {
-  TAUTRAIN_CHECK(begin >= 0 && begin <= end && end <= m_size, DataError, m_path, ": candidate range [", begin, ", ",
-                 end, ") is outside [0, ", m_size, ")");
+namespace {
+void readCandidateArrays(const io::h5::File& f, bool hasWeight, const std::vector<std::int8_t>& labels,
+                         std::int64_t begin, std::int64_t end, CandidateBlock& block) {
   const auto n = end - begin;
-  CandidateBlock block;
-  block.label.assign(m_labels.begin() + begin, m_labels.begin() + end);
+  block.label.assign(labels.begin() + begin, labels.begin() + end);
   block.pt.resize(n);
   block.eta.resize(n);
   block.decay_mode.resize(n);
-  const auto& f = *m_file;
   f.readRows("/candidates/pt", begin, end, block.pt.data());
   f.readRows("/candidates/eta", begin, end, block.eta.data());
   f.readRows("/candidates/decay_mode", begin, end, block.decay_mode.data());
+  block.weight.resize(hasWeight ? n : 0);
+  if (hasWeight) f.readRows("/candidates/weight", begin, end, block.weight.data());
+}
+}  // namespace
+
+CandidateBlock ShardReader::readCandidates(std::int64_t begin, std::int64_t end) const {
+  CandidateBlock block;
+  TAUTRAIN_CHECK(begin >= 0 && begin <= end && end <= m_size, DataError, m_path, ": candidate range [", begin, ", ",
+                 end, ") is outside [0, ", m_size, ")");
+  readCandidateArrays(*m_file, m_hasWeight, m_labels, begin, end, block);
+  const auto n = end - begin;
   checkFinite(block.pt.data(), n, 1, nullptr, begin, "pt", nullptr);
   checkFinite(block.eta.data(), n, 1, nullptr, begin, "eta", nullptr);
-  if (m_hasWeight) {
-    block.weight.resize(n);
-    f.readRows("/candidates/weight", begin, end, block.weight.data());
-    checkFinite(block.weight.data(), n, 1, nullptr, begin, "weight", nullptr);
-  }
+  checkFinite(block.weight.data(), static_cast<std::int64_t>(block.weight.size()), 1, nullptr, begin, "weight", nullptr);
   return block;
 }
 
 CandidateBlock ShardReader::read(std::int64_t begin, std::int64_t end) const {
-  CandidateBlock block = readCandidates(begin, end);
+  CandidateBlock block;
+  read(begin, end, block);
+  return block;
+}
+
+void ShardReader::read(std::int64_t begin, std::int64_t end, CandidateBlock& block) const {
+  TAUTRAIN_CHECK(begin >= 0 && begin <= end && end <= m_size, DataError, m_path, ": candidate range [", begin, ", ",
+                 end, ") is outside [0, ", m_size, ")");
+  const auto n = end - begin;
+  readCandidateArrays(*m_file, m_hasWeight, m_labels, begin, end, block);
+  checkFinite(block.pt.data(), n, 1, nullptr, begin, "pt", nullptr);
+  checkFinite(block.eta.data(), n, 1, nullptr, begin, "eta", nullptr);
+  checkFinite(block.weight.data(), static_cast<std::int64_t>(block.weight.size()), 1, nullptr, begin, "weight", nullptr);
   const auto& f = *m_file;
+  block.collections.resize(m_schema->collections.size());
   for (std::size_t c = 0; c < m_schema->collections.size(); ++c) {
     const auto& coll = m_schema->collections[c];
     const auto& offsets = m_offsets[c];
-    TokenMatrix matrix;
+    TokenMatrix& matrix = block.collections[c];
     matrix.n_features = static_cast<int>(coll.features.size());
     matrix.offsets.assign(offsets.begin() + begin, offsets.begin() + end + 1);
     for (auto& o : matrix.offsets) o -= offsets[begin];
@@ -256,9 +274,7 @@ CandidateBlock ShardReader::read(std::int64_t begin, std::int64_t end) const {
     f.readRows(featuresPath(coll), offsets[begin], offsets[end], matrix.values.data());
     checkFinite(matrix.values.data(), matrix.tokens(), matrix.n_features, &matrix.offsets, begin, coll.name,
                 &coll.features);
-    block.collections.push_back(std::move(matrix));
   }
-  return block;
 }
 
 std::vector<std::string> expandShardPaths(const std::vector<std::string>& specs) {

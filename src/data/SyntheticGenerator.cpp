@@ -79,7 +79,8 @@ struct Particle {
   double caloFraction = 1;  ///< raw calorimeter energy over track momentum
   double hcalFraction = 0;
   bool displaced = false;
-  double dr() const { return std::hypot(deta, dphi); }
+  double r = 0;  ///< dR to the axis, set once positions are final
+  void updateDr() { r = std::sqrt(deta * deta + dphi * dphi); }
   bool isCharged() const { return charge != 0; }
 };
 
@@ -403,15 +404,15 @@ struct SyntheticGenerator::Impl {
       if (parts[k].isCharged() && (!parts[lead].isCharged() || parts[k].pt > parts[lead].pt)) lead = k;
     const double axisEta = parts[lead].deta, axisPhi = parts[lead].dphi;
     for (std::size_t k = 0; k < nSignal; ++k) parts[k].deta -= axisEta, parts[k].dphi -= axisPhi;
-    parts.erase(std::remove_if(parts.begin(), parts.end(), [](const Particle& p) { return p.dr() >= 0.8; }),
-                parts.end());
+    for (auto& p : parts) p.updateDr();
+    parts.erase(std::remove_if(parts.begin(), parts.end(), [](const Particle& p) { return p.r >= 0.8; }), parts.end());
 
     // Reconstruction: HPS-like signal cone around the leading charged particle.
     const double signalCone = clamp(3.0 / t.pt, 0.05, 0.1);
     double sigPt = 0;
     for (std::size_t k = 0; k < parts.size(); ++k) {
       const auto& p = parts[k];
-      if (p.origin == Particle::kSignal && p.dr() < signalCone + (p.type == kPfPhoton ? 0.05 : 0.0)) sigPt += p.pt;
+      if (p.origin == Particle::kSignal && p.r < signalCone + (p.type == kPfPhoton ? 0.05 : 0.0)) sigPt += p.pt;
     }
     // Scale signal particles so the reconstructed pT follows the requested spectrum.
     const double scale = sigPt > 0 ? targetPt / sigPt : 1.0;
@@ -439,7 +440,7 @@ struct SyntheticGenerator::Impl {
            neutralWeighted03 = 0, puSum = 0, photonsOutside = 0, footprint = 0;
     double wDetaStrip = 0, wDphiStrip = 0, wStrip = 0, wDrSignal = 0, wSignal = 0, wDrIso = 0, wIso = 0;
     for (auto& p : parts) {
-      const double dr = p.dr();
+      const double dr = p.r;
       const bool inSignal = p.origin == Particle::kSignal || p.pt > 5.0;
       const bool isPhotonLike = p.type == kPfPhoton || p.type == kPfElectron;
       const double stripCone = signalCone + 0.05;
@@ -481,7 +482,7 @@ struct SyntheticGenerator::Impl {
       }
     }
     nCharged = std::max(1, std::min(nCharged, 3));
-    const double recoPt = std::hypot(px, py);
+    const double recoPt = std::sqrt(px * px + py * py);
     const double mass = std::sqrt(std::max(0.0, energy * energy - px * px - py * py - pz * pz));
 
     // A secondary vertex needs three tracks; its flight length follows the true decay length.
@@ -533,8 +534,8 @@ struct SyntheticGenerator::Impl {
         const double dzRes = rng.normal(0, 2 * dxyErr);
         row[g.tau_dxy] = static_cast<float>(dxy);
         row[g.tau_dxy_sig] = static_cast<float>(std::abs(dxy) / dxyErr);
-        row[g.tau_ip3d] = static_cast<float>(std::hypot(dxy, dzRes));
-        row[g.tau_ip3d_sig] = static_cast<float>(std::hypot(dxy, dzRes) / (1.4 * dxyErr));
+        row[g.tau_ip3d] = static_cast<float>(std::sqrt(dxy * dxy + dzRes * dzRes));
+        row[g.tau_ip3d_sig] = static_cast<float>(std::sqrt(dxy * dxy + dzRes * dzRes) / (1.4 * dxyErr));
       }
       const double dz = leadP ? leadP->dz + rng.normal(0, 0.01) : 0.0;
       row[g.tau_dz] = static_cast<float>(dz);
@@ -608,7 +609,7 @@ struct SyntheticGenerator::Impl {
 
   void fillPf(Rng& rng, const Truth& t, const Particle& p, bool isLead, TokenMatrix& m, const double* flight) const {
     float* row = rowBuffer(m);
-    const double dr = p.dr();
+    const double dr = p.r;
     row[pf.r] = static_cast<float>(dr);
     row[pf.theta] = static_cast<float>(std::atan2(p.dphi, p.deta));
     row[pf.rel_pt] = static_cast<float>(p.pt / t.pt);
@@ -672,7 +673,7 @@ struct SyntheticGenerator::Impl {
 
   void fillElectron(Rng& rng, const Truth& t, const Particle& p, bool leaky, bool real, TokenMatrix& m) const {
     float* row = rowBuffer(m);
-    row[ele.r] = static_cast<float>(p.dr());
+    row[ele.r] = static_cast<float>(p.r);
     row[ele.theta] = static_cast<float>(std::atan2(p.dphi, p.deta));
     row[ele.rel_pt] = static_cast<float>((real ? t.pt / std::max(p.pt, 1e-3) : 1.0) * p.pt / t.pt);
     row[ele.particle_type] = kRecoElectron;
@@ -741,7 +742,7 @@ struct SyntheticGenerator::Impl {
 
   void fillMuon(Rng& rng, const Truth& t, const Particle& p, bool poor, bool real, TokenMatrix& m) const {
     float* row = rowBuffer(m);
-    row[mu.r] = static_cast<float>(p.dr());
+    row[mu.r] = static_cast<float>(p.r);
     row[mu.theta] = static_cast<float>(std::atan2(p.dphi, p.deta));
     row[mu.rel_pt] = static_cast<float>(p.pt / t.pt * rng.normal(1.0, 0.02));
     row[mu.particle_type] = kRecoMuon;
@@ -817,7 +818,10 @@ CandidateBlock SyntheticGenerator::generate(std::int64_t first, std::int64_t n) 
   for (const auto& c : m_schema.collections) {
     TokenMatrix m;
     m.n_features = static_cast<int>(c.features.size());
-    m.values.reserve(static_cast<std::size_t>(n) * (c.per_candidate ? 1 : 40) * m.n_features);
+    // Typical tokens per candidate (pf ~90, RECO leptons ~0.5): growing the vectors costs more.
+    const std::size_t perCandidate = c.per_candidate ? 1 : c.name == "pf" ? 100 : 2;
+    m.values.reserve(static_cast<std::size_t>(n) * perCandidate * m.n_features);
+    m.offsets.reserve(static_cast<std::size_t>(n) + 1);
     block.collections.push_back(std::move(m));
   }
   Impl::Scratch scratch;

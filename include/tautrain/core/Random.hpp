@@ -53,18 +53,22 @@ class Rng {
   bool bernoulli(double p) { return uniform() < p; }
   double exponential(double mean) { return -mean * std::log1p(-uniform()); }
 
-  /// Standard normal (Box-Muller; the second value is kept for the next call).
+  /// Standard normal (Marsaglia's polar method: no trigonometry; the second value is kept).
   double normal() {
     if (m_hasSpare) {
       m_hasSpare = false;
       return m_spare;
     }
-    const double u1 = 1.0 - uniform();  // (0, 1]
-    const double u2 = uniform();
-    const double radius = std::sqrt(-2.0 * std::log(u1));
-    m_spare = radius * std::sin(2.0 * M_PI * u2);
+    double u, v, s;
+    do {
+      u = 2.0 * uniform() - 1.0;
+      v = 2.0 * uniform() - 1.0;
+      s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    const double factor = std::sqrt(-2.0 * std::log(s) / s);
+    m_spare = v * factor;
     m_hasSpare = true;
-    return radius * std::cos(2.0 * M_PI * u2);
+    return u * factor;
   }
   double normal(double mean, double sigma) { return mean + sigma * normal(); }
   double logNormal(double median, double sigma) { return median * std::exp(sigma * normal()); }

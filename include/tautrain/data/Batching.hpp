@@ -12,7 +12,7 @@ namespace tautrain::data {
 struct BatchingOptions {
   int batch_size = 350;              ///< candidates per batch (0: no limit)
   std::int64_t token_budget = 0;     ///< padded tokens per batch, size x longest (0: no limit)
-  int window_batches = 32;           ///< batches' worth of candidates sorted together
+  int window_batches = 64;           ///< batches' worth of candidates sorted together
   bool smart = true;                 ///< false: random batches (no sorting)
 };
 

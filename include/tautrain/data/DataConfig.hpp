@@ -41,11 +41,11 @@ struct DataConfig {
   std::string scaler;
   int batch_size = 350;
   std::int64_t token_budget = 0;
-  int window_batches = 32;
+  int window_batches = 64;
   std::int64_t block_size = 256;
   bool smart_batching = true;
   int threads = 2;
-  int prefetch_windows = 2;
+  int prefetch_windows = 1;
   std::string non_finite = "error";
   std::int64_t hard_token_limit = 4096;
   PruningConfig pruning;

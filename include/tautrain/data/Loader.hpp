@@ -27,7 +27,7 @@ struct LoaderOptions {
   PruningConfig pruning;
   std::int64_t block_size = 256;
   int threads = 2;
-  int prefetch_windows = 2;
+  int prefetch_windows = 1;
   std::uint64_t seed = 1;
   int rank = 0;
   int world_size = 1;
@@ -65,11 +65,11 @@ class Loader {
   struct Window;
   void worker();
   std::int64_t windowOf(std::int64_t batch) const;
-  std::vector<LoadedBatch> processWindow(std::int64_t window);
+  void processWindow(std::int64_t window, Window& buffer);
+  static constexpr std::int64_t kBatchesAhead = 4;
   HostBatch assembleFrom(const Window& data, const std::vector<std::int64_t>& candidates, std::int64_t epoch) const;
 
   const Dataset& m_dataset;
-  const StandardScaler& m_scaler;
   LoaderOptions m_options;
   TokenPruner m_pruner;
   std::vector<std::uint32_t> m_tokenCounts;
@@ -77,6 +77,8 @@ class Loader {
   std::vector<std::vector<int>> m_featureColumns;  ///< non-categorical columns per collection
   std::vector<int> m_typeColumn;
   std::vector<std::vector<int>> m_validity;
+  /// Scaling as x * scale + shift per column, in float: the loader's innermost operation.
+  std::vector<std::vector<float>> m_scale, m_shift;
 
   EpochPlan m_plan;
   std::int64_t m_epoch = 0;

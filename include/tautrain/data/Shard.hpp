@@ -77,6 +77,8 @@ class ShardReader {
 
   /// Reads candidates [begin, end). Non-finite values raise or are replaced by 0 (and counted).
   CandidateBlock read(std::int64_t begin, std::int64_t end) const;
+  /// The same into `out`, reusing its memory (fresh pages cost more than the read itself).
+  void read(std::int64_t begin, std::int64_t end, CandidateBlock& out) const;
   /// Only the per-candidate arrays (label, pt, eta, decay mode, weight) of [begin, end).
   CandidateBlock readCandidates(std::int64_t begin, std::int64_t end) const;
   /// Values replaced under NonFinitePolicy::kReplace so far.
