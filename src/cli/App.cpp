@@ -4,6 +4,7 @@
 
 #include "tautrain/cli/Commands.hpp"
 #include "tautrain/config/Yaml.hpp"
+#include "tautrain/core/Allocator.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Version.hpp"
@@ -38,6 +39,7 @@ void addConfigCommand(CLI::App& app) {
 }
 
 int run(int argc, char** argv) {
+  keepFreedMemory();
   CLI::App app{"tautrain: train and evaluate the TauTransformer for hadronic tau identification"};
   app.require_subcommand(1);
   app.set_version_flag("--version", versionString());
@@ -50,6 +52,7 @@ int run(int argc, char** argv) {
   addBenchCommand(app);
   addQuickstartCommand(app);
   addConfigCommand(app);
+  addTrainCommands(app);
 
   try {
     app.parse(argc, argv);
