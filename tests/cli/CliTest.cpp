@@ -38,7 +38,8 @@ TEST(Cli, VersionAndHelp) {
   const auto version = runTautrain("--version");
   EXPECT_EQ(version.code, 0);
   EXPECT_NE(version.output.find("tautrain"), std::string::npos);
-  for (const char* command : {"generate", "inspect", "fit-scaler", "bench loader", "quickstart", "config"})
+  for (const char* command :
+       {"generate", "inspect", "fit-scaler", "bench loader", "quickstart", "config", "train", "model-summary"})
     EXPECT_EQ(runTautrain(std::string(command) + " --help").code, 0) << command;
 }
 
@@ -79,4 +80,18 @@ TEST(Cli, ConfigDumpShowsOverrides) {
   const auto r = runTautrain("config --set data.batch_size=77");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("batch_size: 77"), std::string::npos) << r.output;
+}
+
+TEST(Cli, QuickstartYamlSpellsOutTheQuickstartDefaults) {
+  const auto builtIn = runTautrain("quickstart --dump-config");
+  const auto fromFile = runTautrain(std::string("config -c ") + TAUTRAIN_SOURCE_DIR + "/configs/quickstart.yaml");
+  ASSERT_EQ(builtIn.code, 0) << builtIn.output;
+  ASSERT_EQ(fromFile.code, 0) << fromFile.output;
+  EXPECT_EQ(builtIn.output, fromFile.output);
+}
+
+TEST(Cli, ModelSummaryCountsTheThesisModel) {
+  const auto r = runTautrain("model-summary");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("total\t458776"), std::string::npos) << r.output;
 }

@@ -5,6 +5,8 @@
 
 #include "tautrain/data/DataConfig.hpp"
 #include "tautrain/data/GeneratorConfig.hpp"
+#include "tautrain/model/ModelConfig.hpp"
+#include "tautrain/train/TrainConfig.hpp"
 
 namespace tautrain::config {
 
@@ -13,6 +15,8 @@ struct RunConfig {
   std::string output = "runs/default";
   data::DataConfig data;
   data::GeneratorConfig generator;
+  model::ModelConfig model;
+  train::TrainConfig train;
 
   template <class V>
   void describe(V& v) {
@@ -20,6 +24,8 @@ struct RunConfig {
     v("output", output, "run directory: effective config, log and results go here");
     v.section("data", data);
     v.section("generator", generator);
+    v.section("model", model);
+    v.section("train", train);
   }
 };
 

@@ -1,0 +1,40 @@
+#pragma once
+// Sizes of the TauTransformer (REFERENCE.md §3); the defaults are the thesis model.
+#include "tautrain/core/Error.hpp"
+
+namespace tautrain::model {
+
+struct ModelConfig {
+  int type_embedding = 2;   ///< token type -> this many dims, appended to each token's features
+  int d_model = 64;
+  int embed_hidden = 256;   ///< hidden width of each collection's feature embedding
+  int layers = 6;
+  int heads = 8;
+  int d_ff = 256;
+  int decoder_hidden1 = 256;
+  int decoder_hidden2 = 128;
+  double dropout = 0.1;
+
+  template <class V>
+  void describe(V& v) {
+    v("type_embedding", type_embedding, "dimensions of the shared token-type embedding");
+    v("d_model", d_model, "width of the token representation");
+    v("embed_hidden", embed_hidden, "hidden width of the per-collection feature embedding");
+    v("layers", layers, "post-norm encoder blocks");
+    v("heads", heads, "attention heads (d_model / heads per head)");
+    v("d_ff", d_ff, "hidden width of the encoder feed-forward");
+    v("decoder_hidden1", decoder_hidden1, "decoder: d_model -> hidden1 -> hidden2 -> 4");
+    v("decoder_hidden2", decoder_hidden2, "");
+    v("dropout", dropout, "dropout everywhere");
+  }
+  void validate() const {
+    TAUTRAIN_CHECK_KEY(type_embedding > 0, "type_embedding", "must be positive");
+    TAUTRAIN_CHECK_KEY(d_model > 0 && heads > 0 && d_model % heads == 0, "heads", "must divide d_model (", d_model, ")");
+    TAUTRAIN_CHECK_KEY(layers >= 0, "layers", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(embed_hidden > 0 && d_ff > 0 && decoder_hidden1 > 0 && decoder_hidden2 > 0, "d_ff",
+                       "hidden widths must be positive");
+    TAUTRAIN_CHECK_KEY(dropout >= 0 && dropout < 1, "dropout", "must be in [0, 1)");
+  }
+};
+
+}  // namespace tautrain::model

@@ -1,0 +1,118 @@
+#include "tautrain/model/TauTransformer.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace tautrain::model {
+
+namespace nn = torch::nn;
+
+SelfAttentionImpl::SelfAttentionImpl(int dModel, int heads) : m_heads(heads) {
+  m_qkv = register_module("qkv", nn::Linear(dModel, 3 * dModel));
+  m_out = register_module("out", nn::Linear(dModel, dModel));
+}
+
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& padding) {
+  const auto batch = x.size(0), length = x.size(1), dModel = x.size(2);
+  const auto headDim = dModel / m_heads;
+  // [B, L, 3, H, Dh] -> three [B, H, L, Dh]
+  const auto qkv = m_qkv(x).view({batch, length, 3, m_heads, headDim}).permute({2, 0, 3, 1, 4});
+  const auto q = qkv[0], k = qkv[1], v = qkv[2];
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(headDim));
+  scores = scores.masked_fill(padding.view({batch, 1, 1, length}), -std::numeric_limits<float>::infinity());
+  const auto attended = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, L, Dh]
+  return m_out(attended.transpose(1, 2).reshape({batch, length, dModel}));
+}
+
+EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& config) {
+  m_attention = register_module("attention", SelfAttention(config.d_model, config.heads));
+  m_norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({config.d_model})));
+  m_norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({config.d_model})));
+  m_ff1 = register_module("ff1", nn::Linear(config.d_model, config.d_ff));
+  m_ff2 = register_module("ff2", nn::Linear(config.d_ff, config.d_model));
+  m_dropout = register_module("dropout", nn::Dropout(config.dropout));
+}
+
+torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& padding) {
+  // Post-norm, as in the thesis: residual add, then LayerNorm.
+  auto h = m_norm1(x + m_dropout(m_attention(x, padding)));
+  return m_norm2(h + m_dropout(m_ff2(torch::gelu(m_ff1(h)))));
+}
+
+namespace {
+
+int inputWidth(const data::Collection& c) {
+  int width = 0;
+  for (int f = 0; f < static_cast<int>(c.features.size()); ++f) width += c.isCategorical(f) ? 0 : 1;
+  return width;
+}
+
+void glorot(nn::Module& module) {
+  for (auto& p : module.named_parameters(/*recurse=*/true)) {
+    if (p.key().find("weight") == std::string::npos || p.value().dim() < 2) continue;
+    torch::NoGradGuard guard;
+    nn::init::xavier_uniform_(p.value());
+  }
+  for (auto& p : module.named_parameters(true))
+    if (p.key().find("bias") != std::string::npos) {
+      torch::NoGradGuard guard;
+      p.value().zero_();
+    }
+}
+
+std::int64_t countOf(const nn::Module& module) {
+  std::int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace
+
+TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const ModelConfig& config)
+    : m_config(config) {
+  config.validate();
+  const auto types = static_cast<std::int64_t>(schema.token_types.empty() ? data::kGlobalToken + 1 : schema.token_types.size());
+  m_typeEmbedding = register_module("type_embedding", nn::Embedding(types, config.type_embedding));
+  for (const auto& c : schema.collections) {
+    m_collections.push_back(c.name);
+    nn::Sequential embed(nn::Linear(inputWidth(c) + config.type_embedding, config.embed_hidden), nn::GELU(),
+                         nn::Linear(config.embed_hidden, config.d_model));
+    m_embed.push_back(register_module("embed_" + c.name, embed));
+  }
+  for (int l = 0; l < config.layers; ++l) m_blocks.push_back(register_module("encoder" + std::to_string(l), EncoderBlock(config)));
+  m_decoder = register_module(
+      "decoder", nn::Sequential(nn::Linear(config.d_model, config.decoder_hidden1), nn::GELU(),
+                                nn::Linear(config.decoder_hidden1, config.decoder_hidden2), nn::GELU(),
+                                nn::Linear(config.decoder_hidden2, data::kNumClasses)));
+  m_dropout = register_module("dropout", nn::Dropout(config.dropout));
+  glorot(*this);
+}
+
+torch::Tensor TauTransformerImpl::forward(const data::TensorBatch& batch) {
+  const auto device = m_typeEmbedding->weight.device();
+  auto x = torch::zeros({batch.size * batch.max_len, m_config.d_model}, torch::TensorOptions().device(device));
+  for (std::size_t c = 0; c < m_embed.size(); ++c) {
+    const auto& tokens = batch.collections[c];
+    if (tokens.type.numel() == 0) continue;
+    const auto input = torch::cat({tokens.features, m_typeEmbedding(tokens.type)}, 1);
+    x = x.index_put({tokens.padded_pos}, m_embed[c]->forward(input));
+  }
+  x = m_dropout(x.view({batch.size, batch.max_len, m_config.d_model}));
+  for (auto& block : m_blocks) x = block(x, batch.padding_mask);
+  // Sum over real tokens only.
+  const auto pooled = x.masked_fill(batch.padding_mask.unsqueeze(-1), 0.0).sum(1);
+  return m_decoder->forward(pooled);
+}
+
+std::vector<std::pair<std::string, std::int64_t>> TauTransformerImpl::parameterCounts() const {
+  std::vector<std::pair<std::string, std::int64_t>> counts{{"type_embedding", countOf(*m_typeEmbedding)}};
+  for (std::size_t c = 0; c < m_embed.size(); ++c) counts.emplace_back("embed." + m_collections[c], countOf(*m_embed[c]));
+  for (std::size_t l = 0; l < m_blocks.size(); ++l) counts.emplace_back("encoder." + std::to_string(l), countOf(*m_blocks[l]));
+  counts.emplace_back("decoder", countOf(*m_decoder));
+  return counts;
+}
+
+std::int64_t TauTransformerImpl::parameterCount() const { return countOf(*this); }
+
+}  // namespace tautrain::model

@@ -1,0 +1,34 @@
+#include "tautrain/train/Trainer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "support/TestData.hpp"
+#include "tautrain/config/RunConfig.hpp"
+#include "tautrain/data/SyntheticGenerator.hpp"
+
+using namespace tautrain;
+
+TEST(Trainer, LearnsTheSyntheticClassesAndWritesItsRun) {
+  test::TempDir dir;
+  auto config = config::loadRunConfig(
+      {}, {"output=" + dir.file("run"), "generator.candidates=3000", "generator.shard_size=750",
+           "generator.output=" + dir.file("data"), "data.files=[" + dir.file("data") + "]", "data.valid_fraction=0.25",
+           "data.batch_size=100", "model.d_model=16", "model.heads=2", "model.layers=1", "model.embed_hidden=32",
+           "model.d_ff=32", "model.decoder_hidden1=32", "model.decoder_hidden2=16", "train.max_epochs=3",
+           "train.learning_rate=0.003", "seed=4"});
+  data::SyntheticGenerator(data::FeatureSchema::builtin(), config.generator).writeShards();
+  const auto result = train::runTraining(config);
+  ASSERT_EQ(result.history.size(), 3u);
+  const auto& last = result.history.back();
+  // Chance is ln 4 = 1.386 and AUC 0.5; the classes are separable.
+  EXPECT_LT(last.valid_loss, 1.0);
+  EXPECT_GT(last.auc[2], 0.8);  // D_jet
+  EXPECT_GT(last.valid_accuracy, 0.6);
+  EXPECT_LT(last.train_loss, result.history.front().train_loss);
+  for (const char* file : {"history.json", "history.csv", "best.pt", "last.pt", "scaler.json", "checkpoints/epoch-003.pt"})
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir.file("run")) / file)) << file;
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir.file("run")) / "last.pt.tmp"));
+}
