@@ -59,6 +59,8 @@ void runQuickstart(const QuickstartOptions& options) {
             << ", mu " << best.class_accuracy[1] << ", tau " << best.class_accuracy[2] << ", jet "
             << best.class_accuracy[3] << ")\n"
             << "AUC: D_e " << best.auc[0] << ", D_mu " << best.auc[1] << ", D_jet " << best.auc[2] << "\n"
+            << "FPR at the Medium working points (TPR 0.9 / 0.998 / 0.7): D_e " << best.medium_fpr[0] << ", D_mu "
+            << best.medium_fpr[1] << ", D_jet " << best.medium_fpr[2] << "\n"
             << "run directory: " << config.output << " (history.csv, best.pt, scaler.json, config.yaml, tautrain.log)\n";
 }
 

@@ -69,23 +69,28 @@ EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const t
     allCorrect += correct[k], all += total[k];
   }
   record.valid_accuracy = all > 0 ? allCorrect / all : 0;
-  record.auc = eval::discriminantAucs(probabilities, labels, weights);
+  const auto discriminants = eval::summarizeDiscriminants(probabilities, labels, weights);
+  record.auc = discriminants.auc;
+  record.medium_fpr = discriminants.medium_fpr;
   return record;
 }
 
 void writeHistory(const fs::path& dir, const std::vector<EpochRecord>& history) {
   nlohmann::json json = nlohmann::json::array();
   std::string csv = "epoch,train_loss,valid_loss,valid_accuracy,acc_e,acc_mu,acc_tau,acc_jet,auc_D_e,auc_D_mu,auc_D_jet,"
-                    "learning_rate,candidates_per_s,seconds\n";
+                    "fpr_medium_D_e,fpr_medium_D_mu,fpr_medium_D_jet,learning_rate,candidates_per_s,seconds\n";
   for (const auto& r : history) {
     json.push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"valid_loss", r.valid_loss},
                     {"valid_accuracy", r.valid_accuracy}, {"class_accuracy", r.class_accuracy}, {"auc", r.auc},
+                    {"medium_wp_fpr", r.medium_fpr},
                     {"learning_rate", r.learning_rate}, {"candidates_per_s", r.candidates_per_s},
                     {"seconds", r.seconds}});
-    csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:g},{:.1f},{:.2f}\n",
+    csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6g},{:.6g},{:.6g},{:g},"
+                       "{:.1f},{:.2f}\n",
                        r.epoch, r.train_loss, r.valid_loss, r.valid_accuracy, r.class_accuracy[0],
                        r.class_accuracy[1], r.class_accuracy[2], r.class_accuracy[3], r.auc[0], r.auc[1], r.auc[2],
-                       r.learning_rate, r.candidates_per_s, r.seconds);
+                       r.medium_fpr[0], r.medium_fpr[1], r.medium_fpr[2], r.learning_rate, r.candidates_per_s,
+                       r.seconds);
   }
   io::writeJson((dir / "history.json").string(), json);
   io::writeFileAtomic((dir / "history.csv").string(), csv);
@@ -164,9 +169,10 @@ TrainResult runTraining(const config::RunConfig& config) {
     record.candidates_per_s = record.seconds > 0 ? candidates / record.seconds : 0;
     result.history.push_back(record);
     log::get("valid")->info("epoch {}: train loss {:.4f}, valid loss {:.4f}, accuracy {:.4f}, AUC D_e {:.4f} D_mu {:.4f} "
-                            "D_jet {:.4f}, {:.0f} candidates/s",
+                            "D_jet {:.4f}, Medium-WP FPR D_e {:.3g} D_mu {:.3g} D_jet {:.3g}, {:.0f} candidates/s",
                             epoch, record.train_loss, record.valid_loss, record.valid_accuracy, record.auc[0],
-                            record.auc[1], record.auc[2], record.candidates_per_s);
+                            record.auc[1], record.auc[2], record.medium_fpr[0], record.medium_fpr[1],
+                            record.medium_fpr[2], record.candidates_per_s);
 
     const auto checkpoint = runDir / "checkpoints" / fmt::format("epoch-{:03d}.pt", epoch);
     saveAtomic(model, checkpoint);

@@ -15,9 +15,24 @@ inline constexpr const char* kDiscriminantNames[3] = {"D_e", "D_mu", "D_jet"};
 double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
               const std::vector<float>& weight = {});
 
-/// AUC of D_alpha for each background (e, mu, jet), using only taus and that background.
-/// probabilities: [n, 4] row-major softmax outputs.
-std::array<double, 3> discriminantAucs(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
-                                       const std::vector<float>& weights = {});
+/// False-positive rate at a target true-positive rate. The ROC's points are the thresholds
+/// between distinct scores, from high to low (tied scores form one point); between the two
+/// points that bracket the target TPR the FPR is interpolated linearly in TPR.
+double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal, double targetTpr,
+                const std::vector<float>& weight = {});
+
+/// CMS "Medium" working points (REFERENCE.md §5) of D_e, D_mu, D_jet.
+inline constexpr std::array<double, 3> kMediumTpr = {0.90, 0.998, 0.70};
+
+struct DiscriminantSummary {
+  std::array<double, 3> auc{};         ///< D_e, D_mu, D_jet
+  std::array<double, 3> medium_fpr{};  ///< FPR at the Medium working point of each
+};
+
+/// AUC and Medium-WP FPR of D_alpha for each background (e, mu, jet), each on taus plus that
+/// background only. probabilities: [n, 4] row-major softmax outputs.
+DiscriminantSummary summarizeDiscriminants(const std::vector<float>& probabilities,
+                                           const std::vector<std::int64_t>& labels,
+                                           const std::vector<float>& weights = {});
 
 }  // namespace tautrain::eval

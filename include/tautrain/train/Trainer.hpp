@@ -16,6 +16,7 @@ struct EpochRecord {
   double valid_accuracy = 0;
   std::array<double, 4> class_accuracy{};  ///< e, mu, tau, jet
   std::array<double, 3> auc{};             ///< D_e, D_mu, D_jet
+  std::array<double, 3> medium_fpr{};      ///< FPR at the Medium working point of each
   double learning_rate = 0;
   double candidates_per_s = 0;
   double seconds = 0;
