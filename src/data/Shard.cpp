@@ -219,31 +219,28 @@ void ShardReader::checkFinite(float* values, std::int64_t n, int columns, const 
   }
 }
 
-namespace {
-void readCandidateArrays(const io::h5::File& f, bool hasWeight, const std::vector<std::int8_t>& labels,
-                         std::int64_t begin, std::int64_t end, CandidateBlock& block) {
+void ShardReader::readCandidatesInto(std::int64_t begin, std::int64_t end, CandidateBlock& block) const {
+  TAUTRAIN_CHECK(begin >= 0 && begin <= end && end <= m_size, DataError, m_path, ": candidate range [", begin, ", ",
+                 end, ") is outside [0, ", m_size, ")");
   const auto n = end - begin;
-  block.label.assign(labels.begin() + begin, labels.begin() + end);
+  const auto& f = *m_file;
+  block.label.assign(m_labels.begin() + begin, m_labels.begin() + end);
   block.pt.resize(n);
   block.eta.resize(n);
   block.decay_mode.resize(n);
   f.readRows("/candidates/pt", begin, end, block.pt.data());
   f.readRows("/candidates/eta", begin, end, block.eta.data());
   f.readRows("/candidates/decay_mode", begin, end, block.decay_mode.data());
-  block.weight.resize(hasWeight ? n : 0);
-  if (hasWeight) f.readRows("/candidates/weight", begin, end, block.weight.data());
-}
-}  // namespace
-
-CandidateBlock ShardReader::readCandidates(std::int64_t begin, std::int64_t end) const {
-  CandidateBlock block;
-  TAUTRAIN_CHECK(begin >= 0 && begin <= end && end <= m_size, DataError, m_path, ": candidate range [", begin, ", ",
-                 end, ") is outside [0, ", m_size, ")");
-  readCandidateArrays(*m_file, m_hasWeight, m_labels, begin, end, block);
-  const auto n = end - begin;
+  block.weight.resize(m_hasWeight ? n : 0);
+  if (m_hasWeight) f.readRows("/candidates/weight", begin, end, block.weight.data());
   checkFinite(block.pt.data(), n, 1, nullptr, begin, "pt", nullptr);
   checkFinite(block.eta.data(), n, 1, nullptr, begin, "eta", nullptr);
   checkFinite(block.weight.data(), static_cast<std::int64_t>(block.weight.size()), 1, nullptr, begin, "weight", nullptr);
+}
+
+CandidateBlock ShardReader::readCandidates(std::int64_t begin, std::int64_t end) const {
+  CandidateBlock block;
+  readCandidatesInto(begin, end, block);
   return block;
 }
 
@@ -254,13 +251,7 @@ CandidateBlock ShardReader::read(std::int64_t begin, std::int64_t end) const {
 }
 
 void ShardReader::read(std::int64_t begin, std::int64_t end, CandidateBlock& block) const {
-  TAUTRAIN_CHECK(begin >= 0 && begin <= end && end <= m_size, DataError, m_path, ": candidate range [", begin, ", ",
-                 end, ") is outside [0, ", m_size, ")");
-  const auto n = end - begin;
-  readCandidateArrays(*m_file, m_hasWeight, m_labels, begin, end, block);
-  checkFinite(block.pt.data(), n, 1, nullptr, begin, "pt", nullptr);
-  checkFinite(block.eta.data(), n, 1, nullptr, begin, "eta", nullptr);
-  checkFinite(block.weight.data(), static_cast<std::int64_t>(block.weight.size()), 1, nullptr, begin, "weight", nullptr);
+  readCandidatesInto(begin, end, block);
   const auto& f = *m_file;
   block.collections.resize(m_schema->collections.size());
   for (std::size_t c = 0; c < m_schema->collections.size(); ++c) {

@@ -7,53 +7,48 @@
 
 namespace tautrain::eval {
 
-double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
-              const std::vector<float>& weight) {
+RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+                  const std::vector<float>& weight) {
   const std::size_t n = score.size();
-  TAUTRAIN_CHECK(isSignal.size() == n && (weight.empty() || weight.size() == n), Error, "rocAuc: size mismatch");
+  TAUTRAIN_CHECK(isSignal.size() == n && (weight.empty() || weight.size() == n), Error, "ROC: ", n, " scores, ",
+                 isSignal.size(), " labels and ", weight.size(), " weights");
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score[a] > score[b]; });
-  // Walk thresholds from high to low; each group of tied scores is one ROC step.
-  double tp = 0, fp = 0, area = 0;
+  RocCurve roc;
   for (std::size_t i = 0; i < n;) {
-    double dtp = 0, dfp = 0;
+    double tp = roc.tp.back(), fp = roc.fp.back();
     std::size_t j = i;
-    for (; j < n && score[order[j]] == score[order[i]]; ++j) {
-      const double w = weight.empty() ? 1.0 : weight[order[j]];
-      (isSignal[order[j]] ? dtp : dfp) += w;
-    }
-    area += dfp * (tp + 0.5 * dtp);
-    tp += dtp;
-    fp += dfp;
+    for (; j < n && score[order[j]] == score[order[i]]; ++j) (isSignal[order[j]] ? tp : fp) += weight.empty() ? 1.0 : weight[order[j]];
+    roc.tp.push_back(tp);
+    roc.fp.push_back(fp);
+    roc.threshold.push_back(score[order[i]]);
     i = j;
   }
-  return tp > 0 && fp > 0 ? area / (tp * fp) : 0.5;
+  roc.signal = roc.tp.back();
+  roc.background = roc.fp.back();
+  return roc;
+}
+
+double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+              const std::vector<float>& weight) {
+  const auto roc = rocCurve(score, isSignal, weight);
+  if (roc.signal <= 0 || roc.background <= 0) return 0.5;
+  double area = 0;  // trapezoids in (FPR, TPR); a tied group is a diagonal step
+  for (std::size_t k = 1; k < roc.tp.size(); ++k) area += (roc.fp[k] - roc.fp[k - 1]) * 0.5 * (roc.tp[k] + roc.tp[k - 1]);
+  return area / (roc.signal * roc.background);
 }
 
 double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal, double targetTpr,
                 const std::vector<float>& weight) {
-  const std::size_t n = score.size();
-  TAUTRAIN_CHECK(isSignal.size() == n && (weight.empty() || weight.size() == n), Error, "fprAtTpr: size mismatch");
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score[a] > score[b]; });
-  double signal = 0, background = 0;
-  for (std::size_t i = 0; i < n; ++i) (isSignal[i] ? signal : background) += weight.empty() ? 1.0 : weight[i];
-  if (signal <= 0 || background <= 0) return 0.0;
-  double tp = 0, fp = 0;  // the point before the current group
-  for (std::size_t i = 0; i < n;) {
-    double dtp = 0, dfp = 0;
-    std::size_t j = i;
-    for (; j < n && score[order[j]] == score[order[i]]; ++j) (isSignal[order[j]] ? dtp : dfp) += weight.empty() ? 1.0 : weight[order[j]];
-    const double tprBefore = tp / signal, tprAfter = (tp + dtp) / signal;
-    if (tprAfter >= targetTpr && dtp > 0) {
-      const double fraction = (targetTpr - tprBefore) / (tprAfter - tprBefore);
-      return (fp + std::max(0.0, fraction) * dfp) / background;
+  const auto roc = rocCurve(score, isSignal, weight);
+  if (roc.signal <= 0 || roc.background <= 0) return 0.0;
+  for (std::size_t k = 1; k < roc.tp.size(); ++k) {
+    const double tprBefore = roc.tp[k - 1] / roc.signal, tprAfter = roc.tp[k] / roc.signal;
+    if (tprAfter >= targetTpr && tprAfter > tprBefore) {
+      const double fraction = std::max(0.0, (targetTpr - tprBefore) / (tprAfter - tprBefore));
+      return (roc.fp[k - 1] + fraction * (roc.fp[k] - roc.fp[k - 1])) / roc.background;
     }
-    tp += dtp;
-    fp += dfp;
-    i = j;
   }
   return 1.0;
 }

@@ -10,6 +10,16 @@ namespace tautrain::eval {
 inline constexpr std::array<int, 3> kBackgrounds = {0, 1, 3};
 inline constexpr const char* kDiscriminantNames[3] = {"D_e", "D_mu", "D_jet"};
 
+/// The exact ROC: one point per distinct score, from the highest threshold down; tied
+/// scores form one point. tp and fp are cumulative weights, starting from (0, 0).
+struct RocCurve {
+  std::vector<double> tp{0.0}, fp{0.0};
+  std::vector<float> threshold;  ///< score at or above which point k+1 accepts
+  double signal = 0, background = 0;
+};
+RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+                  const std::vector<float>& weight = {});
+
 /// Area under the ROC curve of `score` separating signal from background, with weights.
 /// Tied scores count half (the trapezoid through the tied point). Sort-based: O(n log n).
 double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
