@@ -120,6 +120,7 @@ void Loader::startEpoch(std::int64_t epoch, std::int64_t firstBatch) {
   m_stopping = false;
   // Start with the window that holds the first batch.
   m_nextWindow = windowOf(firstBatch);
+  m_liveWorkers = m_options.threads;
   for (int t = 0; t < m_options.threads; ++t) m_workers.emplace_back([this] { worker(); });
 }
 
@@ -133,6 +134,16 @@ void Loader::worker() {
   const auto windows = static_cast<std::int64_t>(m_windowFirstBatch.size()) - 1;
   const std::int64_t windowsAhead = static_cast<std::int64_t>(m_options.threads) * m_options.prefetch_windows;
   Window buffer;  // raw tokens of the current window; its memory serves the next one
+  struct Exit {    // however the worker ends, the consumer learns of it
+    Loader& loader;
+    ~Exit() {
+      {
+        std::lock_guard lock(loader.m_mutex);
+        --loader.m_liveWorkers;
+      }
+      loader.m_changed.notify_all();
+    }
+  } exit{*this};
   try {
     for (;;) {
       std::int64_t window;
@@ -151,7 +162,6 @@ void Loader::worker() {
     if (!m_failure) m_failure = std::current_exception();
     m_stopping = true;
   }
-  m_changed.notify_all();
 }
 
 void Loader::processWindow(std::int64_t window, Window& data) {
@@ -184,7 +194,7 @@ void Loader::processWindow(std::int64_t window, Window& data) {
 std::optional<LoadedBatch> Loader::next() {
   std::unique_lock lock(m_mutex);
   if (m_nextBatch >= batchesInEpoch()) return std::nullopt;
-  m_changed.wait(lock, [&] { return m_ready.count(m_nextBatch) || m_failure || m_workers.empty(); });
+  m_changed.wait(lock, [&] { return m_ready.count(m_nextBatch) || m_failure || m_liveWorkers == 0; });
   if (m_failure) std::rethrow_exception(m_failure);
   TAUTRAIN_CHECK(m_ready.count(m_nextBatch), Error, "loader stopped before batch ", m_nextBatch);
   auto it = m_ready.find(m_nextBatch);

@@ -95,6 +95,6 @@ TEST(YamlConfig, DumpReadsBackToTheSameConfig) {
 }
 
 TEST(YamlConfig, ExampleConfigsInTheRepositoryLoad) {
-  for (const char* name : {"configs/quickstart.yaml", "configs/data.yaml"})
+  for (const char* name : {"configs/quickstart.yaml", "configs/data.yaml", "configs/taut_thesis.yaml"})
     EXPECT_NO_THROW(loadRunConfig({std::string(TAUTRAIN_SOURCE_DIR) + "/" + name}, {})) << name;
 }

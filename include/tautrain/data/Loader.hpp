@@ -91,6 +91,7 @@ class Loader {
   std::map<std::int64_t, LoadedBatch> m_ready;
   std::int64_t m_nextWindow = 0;  ///< next window a worker takes
   bool m_stopping = false;
+  int m_liveWorkers = 0;
   std::exception_ptr m_failure;
   std::vector<std::thread> m_workers;
 };
