@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "tautrain/core/Error.hpp"
@@ -200,6 +201,14 @@ std::int64_t ShardReader::tokenCount(std::int64_t i) const {
 void ShardReader::checkFinite(float* values, std::int64_t n, int columns, const std::vector<std::int64_t>* offsets,
                               std::int64_t firstCandidate, const std::string& what,
                               const std::vector<std::string>* names) const {
+  // Fast path: an exponent of all ones is NaN or Inf; this loop vectorises.
+  std::uint32_t anyNonFinite = 0;
+  for (std::int64_t k = 0; k < n * columns; ++k) {
+    std::uint32_t bits;
+    std::memcpy(&bits, values + k, sizeof(bits));
+    anyNonFinite |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  if (!anyNonFinite) return;
   std::int64_t candidate = 0;  // index into offsets, advanced lazily
   for (std::int64_t k = 0; k < n * columns; ++k) {
     if (std::isfinite(values[k])) continue;
