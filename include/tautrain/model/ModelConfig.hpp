@@ -29,7 +29,8 @@ struct ModelConfig {
   }
   void validate() const {
     TAUTRAIN_CHECK_KEY(type_embedding > 0, "type_embedding", "must be positive");
-    TAUTRAIN_CHECK_KEY(d_model > 0 && heads > 0 && d_model % heads == 0, "heads", "must divide d_model (", d_model, ")");
+    TAUTRAIN_CHECK_KEY(d_model > 0, "d_model", "must be positive");
+    TAUTRAIN_CHECK_KEY(heads > 0 && d_model % heads == 0, "heads", "must divide d_model (", d_model, ")");
     TAUTRAIN_CHECK_KEY(layers >= 0, "layers", "must be >= 0");
     TAUTRAIN_CHECK_KEY(embed_hidden > 0 && d_ff > 0 && decoder_hidden1 > 0 && decoder_hidden2 > 0, "d_ff",
                        "hidden widths must be positive");
