@@ -18,11 +18,6 @@ struct InspectOptions {
   std::string json;
 };
 
-struct ScalerOptions {
-  ConfigOptions config;
-  std::string output;
-};
-
 }  // namespace
 
 void addDataCommands(CLI::App& app) {
@@ -40,7 +35,7 @@ void addDataCommands(CLI::App& app) {
   });
 
   auto* scaler = app.add_subcommand("fit-scaler", "Fit the standard scaler on the training shards of a config");
-  auto scalerOptions = std::make_shared<ScalerOptions>();
+  auto scalerOptions = std::make_shared<RunOptions>();
   scalerOptions->config.addTo(*scaler);
   scaler->add_option("-o,--out", scalerOptions->output, "scaler JSON to write")->required();
   scaler->callback([scalerOptions] {

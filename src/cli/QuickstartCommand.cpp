@@ -12,11 +12,6 @@ namespace tautrain::cli {
 
 namespace {
 
-struct QuickstartOptions {
-  ConfigOptions config;
-  std::string output;
-};
-
 // The embedded synthetic default and a small model: a few minutes on two CPU cores
 // (configs/quickstart.yaml spells out the same values).
 const std::vector<std::string> kQuickstartDefaults = {
@@ -25,7 +20,7 @@ const std::vector<std::string> kQuickstartDefaults = {
     "model.d_model=32", "model.heads=4", "model.layers=2", "model.embed_hidden=64", "model.d_ff=64",
     "model.decoder_hidden1=64", "model.decoder_hidden2=32", "train.max_epochs=3", "train.learning_rate=0.001"};
 
-void runQuickstart(const QuickstartOptions& options) {
+void runQuickstart(const RunOptions& options) {
   std::vector<std::string> extra;
   if (!options.output.empty())
     extra = {"output=" + options.output, "generator.output=" + options.output + "/data",
@@ -68,7 +63,7 @@ void runQuickstart(const QuickstartOptions& options) {
 
 void addQuickstartCommand(CLI::App& app) {
   auto* command = app.add_subcommand("quickstart", "Generate the synthetic default, train a small TauT on it, report");
-  auto options = std::make_shared<QuickstartOptions>();
+  auto options = std::make_shared<RunOptions>();
   options->config.addTo(*command);
   command->add_option("-o,--out", options->output, "run directory (default runs/quickstart)");
   command->callback([options] { runQuickstart(*options); });

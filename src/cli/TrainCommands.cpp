@@ -11,11 +11,6 @@ namespace tautrain::cli {
 
 namespace {
 
-struct TrainOptions {
-  ConfigOptions config;
-  std::string output;
-};
-
 struct SummaryOptions {
   ConfigOptions config;
   std::string json;
@@ -25,7 +20,7 @@ struct SummaryOptions {
 
 void addTrainCommands(CLI::App& app) {
   auto* trainCommand = app.add_subcommand("train", "Train the TauTransformer (config sections data, model, train)");
-  auto trainOptions = std::make_shared<TrainOptions>();
+  auto trainOptions = std::make_shared<RunOptions>();
   trainOptions->config.addTo(*trainCommand);
   trainCommand->add_option("-o,--out", trainOptions->output, "run directory (output)");
   trainCommand->callback([trainOptions] {

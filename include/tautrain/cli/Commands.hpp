@@ -21,6 +21,12 @@ struct ConfigOptions {
   config::RunConfig load(const std::vector<std::string>& extra = {}, const std::vector<std::string>& defaults = {}) const;
 };
 
+/// A command that reads a RunConfig and writes into an output directory.
+struct RunOptions {
+  ConfigOptions config;
+  std::string output;
+};
+
 /// Creates the run directory, writes the effective config there as NAME.yaml and starts
 /// logging to DIR/tautrain.log.
 void prepareOutputDirectory(const std::string& directory, const config::RunConfig& config, const std::string& name);
