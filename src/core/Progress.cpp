@@ -24,8 +24,10 @@ void ProgressMeter::update(std::int64_t done) {
   m_lastLog = now;
   const double r = rate();
   const double eta = r > 0 ? (m_total - done) / r : 0.0;
-  m_logger->info("{}: {}/{} {} ({:.1f}%), {:.0f} {}/s, {} {}", m_what, done, m_total, m_unit,
-                 m_total > 0 ? 100.0 * done / m_total : 100.0, r, m_unit, finished ? "took" : "ETA",
+  // Slow rates (training steps) need decimals; fast ones (candidates) do not.
+  const std::string rateText = r >= 100 ? fmt::format("{:.0f}", r) : fmt::format("{:.2f}", r);
+  m_logger->info("{}: {}/{} {} ({:.1f}%), {} {}/s, {} {}", m_what, done, m_total, m_unit,
+                 m_total > 0 ? 100.0 * done / m_total : 100.0, rateText, m_unit, finished ? "took" : "ETA",
                  formatDuration(finished ? elapsedSeconds() : eta));
 }
 
