@@ -53,22 +53,39 @@ double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>
   return 1.0;
 }
 
+namespace {
+struct DiscriminantInput {
+  std::vector<float> score, weight;
+  std::vector<std::uint8_t> signal;
+};
+
+DiscriminantInput discriminantInput(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
+                                    int background, const std::vector<float>& weights) {
+  DiscriminantInput in;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] != 2 && labels[i] != background) continue;
+    const float tau = probabilities[i * 4 + 2], other = probabilities[i * 4 + background];
+    in.score.push_back(tau + other > 0 ? tau / (tau + other) : 0.5f);
+    in.signal.push_back(labels[i] == 2);
+    if (!weights.empty()) in.weight.push_back(weights[i]);
+  }
+  return in;
+}
+}  // namespace
+
+RocCurve discriminantRoc(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
+                         int background, const std::vector<float>& weights) {
+  const auto in = discriminantInput(probabilities, labels, background, weights);
+  return rocCurve(in.score, in.signal, in.weight);
+}
+
 DiscriminantSummary summarizeDiscriminants(const std::vector<float>& probabilities,
                                            const std::vector<std::int64_t>& labels, const std::vector<float>& weights) {
   DiscriminantSummary result;
   for (std::size_t d = 0; d < kBackgrounds.size(); ++d) {
-    const int background = kBackgrounds[d];
-    std::vector<float> score, w;
-    std::vector<std::uint8_t> signal;
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-      if (labels[i] != 2 && labels[i] != background) continue;
-      const float tau = probabilities[i * 4 + 2], other = probabilities[i * 4 + background];
-      score.push_back(tau + other > 0 ? tau / (tau + other) : 0.5f);
-      signal.push_back(labels[i] == 2);
-      if (!weights.empty()) w.push_back(weights[i]);
-    }
-    result.auc[d] = rocAuc(score, signal, w);
-    result.medium_fpr[d] = fprAtTpr(score, signal, kMediumTpr[d], w);
+    const auto in = discriminantInput(probabilities, labels, kBackgrounds[d], weights);
+    result.auc[d] = rocAuc(in.score, in.signal, in.weight);
+    result.medium_fpr[d] = fprAtTpr(in.score, in.signal, kMediumTpr[d], in.weight);
   }
   return result;
 }

@@ -37,7 +37,14 @@ void saveAtomic(const Module& module, const fs::path& path) {
   fs::rename(tmp, path);
 }
 
-EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const torch::Device& device) {
+/// Validation outputs kept for the ROC curves of the best epoch.
+struct ValidationScores {
+  std::vector<float> probabilities, weights;
+  std::vector<std::int64_t> labels;
+};
+
+EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const torch::Device& device,
+                     ValidationScores& scores) {
   torch::NoGradGuard noGrad;
   model->eval();
   loader.startEpoch(0);
@@ -72,7 +79,28 @@ EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const t
   const auto discriminants = eval::summarizeDiscriminants(probabilities, labels, weights);
   record.auc = discriminants.auc;
   record.medium_fpr = discriminants.medium_fpr;
+  scores = {std::move(probabilities), std::move(weights), std::move(labels)};
   return record;
+}
+
+/// ROC curves of D_e, D_mu, D_jet on the validation set, thinned for plotting: a point is kept
+/// when TPR moved by 0.002 or FPR by 2 % since the last kept one, so the low-FPR region
+/// keeps its resolution.
+void writeRocCurves(const fs::path& path, const ValidationScores& s) {
+  std::string csv = "discriminant,tpr,fpr,threshold\n";
+  for (std::size_t d = 0; d < eval::kBackgrounds.size(); ++d) {
+    const auto curve = eval::discriminantRoc(s.probabilities, s.labels, eval::kBackgrounds[d], s.weights);
+    if (curve.signal <= 0 || curve.background <= 0) continue;
+    double lastTpr = -1, lastFpr = -1;
+    for (std::size_t k = 1; k < curve.tp.size(); ++k) {
+      const double tpr = curve.tp[k] / curve.signal, fpr = curve.fp[k] / curve.background;
+      const bool end = k + 1 == curve.tp.size();
+      if (!end && tpr - lastTpr < 0.002 && fpr <= lastFpr * 1.02) continue;
+      csv += fmt::format("{},{:.6g},{:.6g},{:.6g}\n", eval::kDiscriminantNames[d], tpr, fpr, curve.threshold[k - 1]);
+      lastTpr = tpr, lastFpr = fpr;
+    }
+  }
+  io::writeFileAtomic(path.string(), csv);
 }
 
 void writeHistory(const fs::path& dir, const std::vector<EpochRecord>& history) {
@@ -161,7 +189,8 @@ TrainResult runTraining(const config::RunConfig& config) {
       if ((step + 1) % tc.log_every == 0) logger->info("epoch {} step {}/{} loss {:.4f}", epoch, step + 1, batches, value);
       progress.update(step + 1);
     }
-    EpochRecord record = validate(model, validLoader, device);
+    ValidationScores scores;
+    EpochRecord record = validate(model, validLoader, device, scores);
     record.epoch = epoch;
     record.train_loss = step > 0 ? lossSum / step : 0;
     record.learning_rate = tc.learning_rate;
@@ -184,6 +213,7 @@ TrainResult runTraining(const config::RunConfig& config) {
       stalled = 0;
       fs::copy_file(checkpoint, runDir / "best.pt.tmp", fs::copy_options::overwrite_existing);
       fs::rename(runDir / "best.pt.tmp", runDir / "best.pt");
+      writeRocCurves(runDir / "roc-best.csv", scores);
     } else {
       ++stalled;
     }

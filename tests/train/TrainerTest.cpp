@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 
 #include "support/TestData.hpp"
 #include "tautrain/config/RunConfig.hpp"
@@ -28,7 +31,30 @@ TEST(Trainer, LearnsTheSyntheticClassesAndWritesItsRun) {
   EXPECT_GT(last.auc[2], 0.8);  // D_jet
   EXPECT_GT(last.valid_accuracy, 0.6);
   EXPECT_LT(last.train_loss, result.history.front().train_loss);
-  for (const char* file : {"history.json", "history.csv", "best.pt", "last.pt", "scaler.json", "checkpoints/epoch-003.pt"})
+  for (const char* file :
+       {"history.json", "history.csv", "best.pt", "last.pt", "scaler.json", "roc-best.csv", "checkpoints/epoch-003.pt"})
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir.file("run")) / file)) << file;
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir.file("run")) / "last.pt.tmp"));
+
+  // The best epoch's ROC curves: each discriminant's TPR and FPR never decrease and end at 1.
+  std::ifstream roc(std::filesystem::path(dir.file("run")) / "roc-best.csv");
+  std::string line;
+  std::getline(roc, line);
+  std::map<std::string, std::pair<double, double>> curveEnd;
+  while (std::getline(roc, line)) {
+    std::stringstream fields(line);
+    std::string name, tpr, fpr;
+    std::getline(fields, name, ',');
+    std::getline(fields, tpr, ',');
+    std::getline(fields, fpr, ',');
+    auto& previous = curveEnd[name];
+    EXPECT_GE(std::stod(tpr), previous.first) << line;
+    EXPECT_GE(std::stod(fpr), previous.second) << line;
+    previous = {std::stod(tpr), std::stod(fpr)};
+  }
+  ASSERT_EQ(curveEnd.size(), 3u);
+  for (const auto& [name, end] : curveEnd) {
+    EXPECT_DOUBLE_EQ(end.first, 1.0) << name;
+    EXPECT_DOUBLE_EQ(end.second, 1.0) << name;
+  }
 }

@@ -31,6 +31,10 @@ double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& 
 double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal, double targetTpr,
                 const std::vector<float>& weight = {});
 
+/// ROC of D_alpha = y_tau / (y_tau + y_alpha) on taus and class `background` only.
+RocCurve discriminantRoc(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
+                         int background, const std::vector<float>& weights = {});
+
 /// CMS "Medium" working points (REFERENCE.md §5) of D_e, D_mu, D_jet.
 inline constexpr std::array<double, 3> kMediumTpr = {0.90, 0.998, 0.70};
 
