@@ -15,11 +15,6 @@ struct Registry {
   std::mutex mutex;
   std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
   spdlog::level::level_enum level = spdlog::level::info;
-  int rank = 0;
-
-  spdlog::level::level_enum effectiveLevel() const {
-    return rank == 0 ? level : std::max(level, spdlog::level::warn);
-  }
 };
 
 Registry& registry() {
@@ -34,7 +29,7 @@ std::shared_ptr<spdlog::logger> get(const std::string& name) {
   std::lock_guard lock(reg.mutex);
   if (auto existing = spdlog::get(name)) return existing;
   auto logger = std::make_shared<spdlog::logger>(name, reg.sinks.begin(), reg.sinks.end());
-  logger->set_level(reg.effectiveLevel());
+  logger->set_level(reg.level);
   logger->set_pattern("[%Y-%m-%d %H:%M:%S] [%n] [%^%l%$] %v");
   spdlog::register_logger(logger);
   return logger;
@@ -48,14 +43,7 @@ void setLevel(const std::string& level) {
   auto& reg = registry();
   std::lock_guard lock(reg.mutex);
   reg.level = parsed;
-  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(reg.effectiveLevel()); });
-}
-
-void setRank(int rank) {
-  auto& reg = registry();
-  std::lock_guard lock(reg.mutex);
-  reg.rank = rank;
-  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(reg.effectiveLevel()); });
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(reg.level); });
 }
 
 void addFile(const std::string& path) {

@@ -49,12 +49,6 @@ std::vector<const Collection*> FeatureSchema::raggedCollections() const {
   return result;
 }
 
-const Collection* FeatureSchema::perCandidateCollection() const {
-  for (const auto& c : collections)
-    if (c.per_candidate) return &c;
-  return nullptr;
-}
-
 namespace {
 
 std::vector<std::string> stringList(const YAML::Node& node, const std::string& where) {

@@ -66,7 +66,7 @@ struct Loader::Window {
 };
 
 Loader::Loader(const Dataset& dataset, const StandardScaler& scaler, LoaderOptions options)
-    : m_dataset(dataset), m_options(std::move(options)),
+    : m_dataset(dataset), m_scaler(scaler), m_options(std::move(options)),
       m_pruner(dataset.schema(), m_options.pruning, m_options.seed) {
   const auto& schema = dataset.schema();
   scaler.checkMatches(schema, "the scaler");
@@ -81,13 +81,6 @@ Loader::Loader(const Dataset& dataset, const StandardScaler& scaler, LoaderOptio
     TAUTRAIN_CHECK_KEY(c.typeColumn() >= 0 || c.per_candidate, "data.features",
                    "collection '", c.name, "' needs a particle_type column for the token type");
     m_validity.push_back(c.validityColumns());
-    std::vector<float> scale, shift;
-    for (const auto& f : scaler.collections()[m_scale.size()].features) {
-      scale.push_back(static_cast<float>(1.0 / f.std));
-      shift.push_back(static_cast<float>(-f.mean / f.std));
-    }
-    m_scale.push_back(std::move(scale));
-    m_shift.push_back(std::move(shift));
   }
 }
 
@@ -252,8 +245,6 @@ HostBatch Loader::assembleFrom(const Window& data, const std::vector<std::int64_
     const auto& coll = schema.collections[c];
     const auto& columns = m_featureColumns[c];
     const auto& validity = m_validity[c];
-    const auto& scale = m_scale[c];
-    const auto& shift = m_shift[c];
     HostTokens tokens;
     tokens.collection = coll.name;
     tokens.n_features = static_cast<int>(columns.size());
@@ -268,7 +259,7 @@ HostBatch Loader::assembleFrom(const Window& data, const std::vector<std::int64_
         const float* values = m.row(row);
         for (int f : columns) {
           const bool valid = validity[f] < 0 || values[validity[f]] != 0.0f;
-          tokens.features.push_back(valid ? values[f] * scale[f] + shift[f] : 0.0f);
+          tokens.features.push_back(valid ? m_scaler.apply(c, f, values[f]) : 0.0f);
         }
         std::int64_t type = kGlobalToken;
         if (m_typeColumn[c] >= 0) {

@@ -61,7 +61,22 @@ StandardScaler StandardScaler::fromMoments(const FeatureSchema& schema,
     }
     scaler.m_collections.push_back(std::move(scale));
   }
+  scaler.precompute();
   return scaler;
+}
+
+void StandardScaler::precompute() {
+  m_scale.clear();
+  m_shift.clear();
+  for (const auto& c : m_collections) {
+    std::vector<float> scale, shift;
+    for (const auto& f : c.features) {
+      scale.push_back(static_cast<float>(1.0 / f.std));
+      shift.push_back(static_cast<float>(-f.mean / f.std));
+    }
+    m_scale.push_back(std::move(scale));
+    m_shift.push_back(std::move(shift));
+  }
 }
 
 StandardScaler StandardScaler::fit(const Dataset& dataset, int threads,
@@ -145,6 +160,7 @@ StandardScaler StandardScaler::fromJson(const nlohmann::json& json, const std::s
   } catch (const nlohmann::json::exception& e) {
     throw DataError(source + ": malformed scaler: " + e.what());
   }
+  scaler.precompute();
   return scaler;
 }
 

@@ -24,7 +24,6 @@ TensorBatch toTensors(const HostBatch& batch, bool pinned) {
   TensorBatch out;
   out.size = batch.size;
   out.max_len = batch.max_len;
-  out.total_tokens = batch.realTokens();
   for (const auto& c : batch.collections) {
     TensorCollection t;
     t.name = c.collection;

@@ -43,6 +43,13 @@ struct ValidationScores {
   std::vector<std::int64_t> labels;
 };
 
+/// Copies through a temporary file and a rename, like saveAtomic.
+void copyAtomic(const fs::path& from, const fs::path& to) {
+  const fs::path tmp = to.string() + ".tmp";
+  fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, to);
+}
+
 EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const torch::Device& device,
                      ValidationScores& scores) {
   torch::NoGradGuard noGrad;
@@ -205,14 +212,12 @@ TrainResult runTraining(const config::RunConfig& config) {
 
     const auto checkpoint = runDir / "checkpoints" / fmt::format("epoch-{:03d}.pt", epoch);
     saveAtomic(model, checkpoint);
-    fs::copy_file(checkpoint, runDir / "last.pt.tmp", fs::copy_options::overwrite_existing);
-    fs::rename(runDir / "last.pt.tmp", runDir / "last.pt");
+    copyAtomic(checkpoint, runDir / "last.pt");
     if (result.best_epoch == 0 || record.valid_loss < result.best_valid_loss) {
       result.best_epoch = epoch;
       result.best_valid_loss = record.valid_loss;
       stalled = 0;
-      fs::copy_file(checkpoint, runDir / "best.pt.tmp", fs::copy_options::overwrite_existing);
-      fs::rename(runDir / "best.pt.tmp", runDir / "best.pt");
+      copyAtomic(checkpoint, runDir / "best.pt");
       writeRocCurves(runDir / "roc-best.csv", scores);
     } else {
       ++stalled;

@@ -1,5 +1,5 @@
 #pragma once
-// Named loggers per module; only rank 0 logs info, every rank logs warnings.
+// Named loggers per module, sharing the console sink and the run's log file.
 #include <spdlog/spdlog.h>
 
 #include <memory>
@@ -15,8 +15,5 @@ void setLevel(const std::string& level);
 
 /// Adds a log file that receives every logger's output (the run directory's log).
 void addFile(const std::string& path);
-
-/// Ranks other than 0 keep only warnings and errors.
-void setRank(int rank);
 
 }  // namespace tautrain::log

@@ -47,7 +47,6 @@ struct FeatureSchema {
   const Collection& collection(const std::string& name) const;
   /// Collections with variable token counts (everything but the global token).
   std::vector<const Collection*> raggedCollections() const;
-  const Collection* perCandidateCollection() const;
 
   /// Parses a schema file; errors name the file and key.
   static FeatureSchema load(const std::string& path);

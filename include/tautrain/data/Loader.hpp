@@ -70,6 +70,7 @@ class Loader {
   HostBatch assembleFrom(const Window& data, const std::vector<std::int64_t>& candidates, std::int64_t epoch) const;
 
   const Dataset& m_dataset;
+  const StandardScaler& m_scaler;
   LoaderOptions m_options;
   TokenPruner m_pruner;
   std::vector<std::uint32_t> m_tokenCounts;
@@ -77,8 +78,6 @@ class Loader {
   std::vector<std::vector<int>> m_featureColumns;  ///< non-categorical columns per collection
   std::vector<int> m_typeColumn;
   std::vector<std::vector<int>> m_validity;
-  /// Scaling as x * scale + shift per column, in float: the loader's innermost operation.
-  std::vector<std::vector<float>> m_scale, m_shift;
 
   EpochPlan m_plan;
   std::int64_t m_epoch = 0;

@@ -52,10 +52,10 @@ class StandardScaler {
                          std::vector<std::vector<RunningMoments>>& moments);
   static StandardScaler fromMoments(const FeatureSchema& schema, const std::vector<std::vector<RunningMoments>>& moments);
 
-  /// Scaled value of column `column` of collection `c`.
+  /// Scaled value (value - mean) / std of column `column` of collection `c`, as one float
+  /// multiply-add: it runs for every token feature the loader delivers.
   float apply(std::size_t c, std::size_t column, float value) const {
-    const auto& f = m_collections[c].features[column];
-    return static_cast<float>((value - f.mean) / f.std);
+    return value * m_scale[c][column] + m_shift[c][column];
   }
   const std::vector<CollectionScale>& collections() const { return m_collections; }
   /// Throws when the scaler was fitted for other features than the schema's.
@@ -67,7 +67,9 @@ class StandardScaler {
   static StandardScaler load(const std::string& path);
 
  private:
+  void precompute();
   std::vector<CollectionScale> m_collections;
+  std::vector<std::vector<float>> m_scale, m_shift;
 };
 
 }  // namespace tautrain::data
