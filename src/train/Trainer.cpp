@@ -172,6 +172,7 @@ TrainResult runTraining(const config::RunConfig& config) {
                                                         .eps(tc.epsilon));
   TrainResult result;
   int stalled = 0;
+  std::int64_t reportedReplacements = 0;
   for (int epoch = 1; epoch <= tc.max_epochs; ++epoch) {
     model->train();
     trainLoader.startEpoch(epoch);
@@ -204,6 +205,11 @@ TrainResult runTraining(const config::RunConfig& config) {
     record.seconds = progress.elapsedSeconds();
     record.candidates_per_s = record.seconds > 0 ? candidates / record.seconds : 0;
     result.history.push_back(record);
+    // data.non_finite: replace promises a count of what it replaced.
+    if (const auto replaced = train.replacedValues() + valid.replacedValues(); replaced > reportedReplacements) {
+      log::get("data")->warn("{} NaN/Inf feature values replaced by 0 so far (data.non_finite: replace)", replaced);
+      reportedReplacements = replaced;
+    }
     log::get("valid")->info("epoch {}: train loss {:.4f}, valid loss {:.4f}, accuracy {:.4f}, AUC D_e {:.4f} D_mu {:.4f} "
                             "D_jet {:.4f}, Medium-WP FPR D_e {:.3g} D_mu {:.3g} D_jet {:.3g}, {:.0f} candidates/s",
                             epoch, record.train_loss, record.valid_loss, record.valid_accuracy, record.auc[0],

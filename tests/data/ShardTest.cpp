@@ -8,6 +8,7 @@
 
 #include "support/TestData.hpp"
 #include "tautrain/core/Error.hpp"
+#include "tautrain/data/Dataset.hpp"
 #include "tautrain/io/Hdf5.hpp"
 
 using namespace tautrain;
@@ -189,6 +190,12 @@ TEST(ShardBadInput, NonFiniteFeatureIsAnErrorOrReplaced) {
   const auto block = reader.read(0, reader.size());
   EXPECT_EQ(block.collections[1].row(3)[2], 0.0f);
   EXPECT_EQ(reader.replacedValues(), 4);
+
+  // The dataset adds up its shards' counts; that total is what training reports.
+  const data::Dataset dataset({dir.file("nan.h5"), dir.file("nan.h5")}, schema, replace);
+  dataset.shard(0).read(0, 4);
+  dataset.shard(1).read(1, 3);
+  EXPECT_EQ(dataset.replacedValues(), 4 + 2);
 }
 
 TEST(ShardBadInput, LabelOutOfRange) {
