@@ -24,6 +24,7 @@ TensorBatch toTensors(const HostBatch& batch, bool pinned) {
   TensorBatch out;
   out.size = batch.size;
   out.max_len = batch.max_len;
+  out.tokens = batch.realTokens();
   for (const auto& c : batch.collections) {
     TensorCollection t;
     t.name = c.collection;

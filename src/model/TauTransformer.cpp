@@ -4,11 +4,13 @@
 
 #include <cmath>
 
+#include "tautrain/model/TorchCompat.hpp"
+
 namespace tautrain::model {
 
 namespace nn = torch::nn;
 
-SelfAttentionImpl::SelfAttentionImpl(int dModel, int heads) : m_heads(heads) {
+SelfAttentionImpl::SelfAttentionImpl(int dModel, int heads, bool fused) : m_heads(heads), m_fused(fused) {
   m_qkv = register_module("qkv", nn::Linear(dModel, 3 * dModel));
   m_out = register_module("out", nn::Linear(dModel, dModel));
 }
@@ -19,14 +21,15 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   // [B, L, 3, H, Dh] -> three [B, H, L, Dh]
   const auto qkv = m_qkv(x).view({batch, length, 3, m_heads, headDim}).permute({2, 0, 3, 1, 4});
   const auto q = qkv[0], k = qkv[1], v = qkv[2];
+  if (m_fused) return m_out(compat::fusedAttention(q, k, v, padding).transpose(1, 2).reshape({batch, length, dModel}));
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(headDim));
   scores = scores.masked_fill(padding.view({batch, 1, 1, length}), -std::numeric_limits<float>::infinity());
   const auto attended = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, L, Dh]
   return m_out(attended.transpose(1, 2).reshape({batch, length, dModel}));
 }
 
-EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& config) {
-  m_attention = register_module("attention", SelfAttention(config.d_model, config.heads));
+EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& config, bool fusedAttention) {
+  m_attention = register_module("attention", SelfAttention(config.d_model, config.heads, fusedAttention));
   m_norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({config.d_model})));
   m_norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({config.d_model})));
   m_ff1 = register_module("ff1", nn::Linear(config.d_model, config.d_ff));
@@ -34,9 +37,19 @@ EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& config) {
   m_dropout = register_module("dropout", nn::Dropout(config.dropout));
 }
 
-torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& padding) {
+torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const TokenLayout& layout) {
+  torch::Tensor attended;
+  if (layout.packed()) {
+    const auto dModel = x.size(1);
+    const auto padded = torch::zeros({layout.batch * layout.max_len, dModel}, x.options())
+                            .index_copy(0, layout.token_slot, x)
+                            .view({layout.batch, layout.max_len, dModel});
+    attended = m_attention(padded, layout.padding).view({-1, dModel}).index_select(0, layout.token_slot);
+  } else {
+    attended = m_attention(x, layout.padding);
+  }
   // Post-norm, as in the thesis: residual add, then LayerNorm.
-  auto h = m_norm1(x + m_dropout(m_attention(x, padding)));
+  auto h = m_norm1(x + m_dropout(attended));
   return m_norm2(h + m_dropout(m_ff2(torch::gelu(m_ff1(h)))));
 }
 
@@ -72,6 +85,9 @@ std::int64_t countOf(const nn::Module& module) {
 TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const ModelConfig& config)
     : m_config(config) {
   config.validate();
+  m_fusedAttention = config.attention == "fused" || (config.attention == "auto" && compat::kHasFusedAttention);
+  TAUTRAIN_CHECK_KEY(!m_fusedAttention || compat::kHasFusedAttention, "model.attention",
+                     "fused attention needs LibTorch 2.0 or newer; this build has " TORCH_VERSION);
   const auto types = static_cast<std::int64_t>(schema.token_types.empty() ? data::kGlobalToken + 1 : schema.token_types.size());
   m_typeEmbedding = register_module("type_embedding", nn::Embedding(types, config.type_embedding));
   for (const auto& c : schema.collections) {
@@ -80,7 +96,7 @@ TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const 
                          nn::Linear(config.embed_hidden, config.d_model));
     m_embed.push_back(register_module("embed_" + c.name, embed));
   }
-  for (int l = 0; l < config.layers; ++l) m_blocks.push_back(register_module("encoder" + std::to_string(l), EncoderBlock(config)));
+  for (int l = 0; l < config.layers; ++l) m_blocks.push_back(register_module("encoder" + std::to_string(l), EncoderBlock(config, m_fusedAttention)));
   m_decoder = register_module(
       "decoder", nn::Sequential(nn::Linear(config.d_model, config.decoder_hidden1), nn::GELU(),
                                 nn::Linear(config.decoder_hidden1, config.decoder_hidden2), nn::GELU(),
@@ -90,18 +106,31 @@ TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const 
 }
 
 torch::Tensor TauTransformerImpl::forward(const data::TensorBatch& batch) {
-  const auto device = m_typeEmbedding->weight.device();
-  auto x = torch::zeros({batch.size * batch.max_len, m_config.d_model}, torch::TensorOptions().device(device));
+  const bool packed = m_config.layout == "packed";
+  const auto longOptions = torch::TensorOptions().dtype(torch::kLong).device(m_typeEmbedding->weight.device());
+  TokenLayout layout{batch.padding_mask, {}, batch.size, batch.max_len};
+  if (packed) layout.token_slot = torch::empty({batch.tokens}, longOptions);
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> embedded;  // (row, embedding) per collection
   for (std::size_t c = 0; c < m_embed.size(); ++c) {
     const auto& tokens = batch.collections[c];
     if (tokens.type.numel() == 0) continue;
     const auto input = torch::cat({tokens.features, m_typeEmbedding(tokens.type)}, 1);
-    x = x.index_put({tokens.padded_pos}, m_embed[c]->forward(input));
+    embedded.emplace_back(packed ? tokens.packed_pos : tokens.padded_pos, m_embed[c]->forward(input));
+    if (packed) layout.token_slot.index_put_({tokens.packed_pos}, tokens.padded_pos);
   }
-  x = m_dropout(x.view({batch.size, batch.max_len, m_config.d_model}));
-  for (auto& block : m_blocks) x = block(x, batch.padding_mask);
+  // Created after the embeddings so that it takes their dtype under autocast.
+  const auto rows = packed ? batch.tokens : batch.size * batch.max_len;
+  auto x = torch::zeros({rows, m_config.d_model}, embedded.empty() ? torch::TensorOptions(longOptions).dtype(torch::kFloat)
+                                                                   : embedded.front().second.options());
+  for (const auto& [row, values] : embedded) x = x.index_put({row}, values);
+  if (!packed) x = x.view({batch.size, batch.max_len, m_config.d_model});
+  x = m_dropout(x);
+  for (auto& block : m_blocks) x = block(x, layout);
   // Sum over real tokens only.
-  const auto pooled = x.masked_fill(batch.padding_mask.unsqueeze(-1), 0.0).sum(1);
+  const auto pooled =
+      packed ? torch::zeros({batch.size, m_config.d_model}, x.options())
+                   .index_add(0, layout.token_slot.div(batch.max_len, "floor"), x)
+             : x.masked_fill(batch.padding_mask.unsqueeze(-1), 0.0).sum(1);
   return m_decoder->forward(pooled);
 }
 

@@ -6,13 +6,15 @@
 #include "support/TestData.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
+#include "tautrain/model/TorchCompat.hpp"
 
 using namespace tautrain;
 
 namespace {
 
-model::ModelConfig smallModel() {
+model::ModelConfig smallModel(const std::string& layout = "padded") {
   model::ModelConfig config;
+  config.layout = layout;
   config.d_model = 16;
   config.heads = 4;
   config.layers = 2;
@@ -49,10 +51,13 @@ TEST(TauTransformer, ThesisConfigurationHasAbout466kParameters) {
   EXPECT_EQ(counts.back().second, 50052);
 }
 
-TEST(TauTransformer, PaddingNeverLeaks) {
+class EveryLayout : public ::testing::TestWithParam<std::string> {};
+INSTANTIATE_TEST_SUITE_P(TauTransformer, EveryLayout, ::testing::Values("padded", "packed"));
+
+TEST_P(EveryLayout, PaddingNeverLeaks) {
   Fixture f;
   torch::manual_seed(1);
-  model::TauTransformer model(f.schema, smallModel());
+  model::TauTransformer model(f.schema, smallModel(GetParam()));
   model->eval();
   torch::NoGradGuard noGrad;
   // Candidate 7 has 1 pf token; candidates 6 and 13 have 7, so batched it is heavily padded.
@@ -61,10 +66,10 @@ TEST(TauTransformer, PaddingNeverLeaks) {
   EXPECT_TRUE(torch::allclose(alone[0], padded[1], 1e-4, 1e-5)) << alone << padded;
 }
 
-TEST(TauTransformer, PermutingTokensLeavesScoresUnchanged) {
+TEST_P(EveryLayout, PermutingTokensLeavesScoresUnchanged) {
   Fixture f;
   torch::manual_seed(2);
-  model::TauTransformer model(f.schema, smallModel());
+  model::TauTransformer model(f.schema, smallModel(GetParam()));
   model->eval();
   torch::NoGradGuard noGrad;
   auto batch = f.batchOf({13});  // 7 pf tokens
@@ -75,4 +80,42 @@ TEST(TauTransformer, PermutingTokensLeavesScoresUnchanged) {
   pf.type = pf.type.index_select(0, permutation);
   const auto after = model->forward(batch);
   EXPECT_TRUE(torch::allclose(before, after, 1e-4, 1e-5)) << before << after;
+}
+
+TEST(TauTransformer, PackedAndPaddedLayoutsAgreeInScoresAndGradients) {
+  Fixture f;
+  torch::manual_seed(3);
+  model::TauTransformer padded(f.schema, smallModel("padded"));
+  torch::manual_seed(3);
+  model::TauTransformer packed(f.schema, smallModel("packed"));
+  padded->eval(), packed->eval();
+  const auto batch = f.batchOf({1, 6, 7, 13, 20, 33});
+  ASSERT_LT(batch.tokens, batch.size * batch.max_len);  // there is padding to skip
+  const auto a = padded->forward(batch), b = packed->forward(batch);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5)) << a << b;
+  a.sum().backward();
+  b.sum().backward();
+  const auto gradsA = padded->parameters(), gradsB = packed->parameters();
+  for (std::size_t i = 0; i < gradsA.size(); ++i)
+    EXPECT_TRUE(torch::allclose(gradsA[i].grad(), gradsB[i].grad(), 1e-3, 1e-5)) << "parameter " << i;
+}
+
+TEST(TauTransformer, FusedAttentionAgreesWithTheReferenceOrIsRefusedByOldLibTorch) {
+  Fixture f;
+  auto fusedConfig = smallModel();
+  fusedConfig.attention = "fused";
+  if (!model::compat::kHasFusedAttention) {
+    EXPECT_THROW(model::TauTransformer(f.schema, fusedConfig), ConfigError);
+    return;
+  }
+  auto referenceConfig = smallModel();
+  referenceConfig.attention = "reference";
+  torch::manual_seed(4);
+  model::TauTransformer reference(f.schema, referenceConfig);
+  torch::manual_seed(4);
+  model::TauTransformer fused(f.schema, fusedConfig);
+  reference->eval(), fused->eval();
+  torch::NoGradGuard noGrad;
+  const auto batch = f.batchOf({1, 6, 7, 13});
+  EXPECT_TRUE(torch::allclose(reference->forward(batch), fused->forward(batch), 1e-4, 1e-5));
 }

@@ -2,6 +2,7 @@
 // Small, seeded data sets the tests make themselves.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,9 +18,10 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    m_path = std::filesystem::temp_directory_path() /
-             ("tautrain-test-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
-              std::to_string(::getpid()));
+    std::string name = "tautrain-test-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
+                       std::to_string(::getpid());
+    std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests are named Suite/Test/0
+    m_path = std::filesystem::temp_directory_path() / name;
     std::filesystem::remove_all(m_path);
     std::filesystem::create_directories(m_path);
   }

@@ -20,6 +20,7 @@ struct TensorCollection {
 struct TensorBatch {
   std::int64_t size = 0;
   std::int64_t max_len = 0;
+  std::int64_t tokens = 0;  ///< real tokens, the packed length
   std::vector<TensorCollection> collections;
   torch::Tensor padding_mask;  ///< bool [size, max_len], true = padding
   torch::Tensor cu_seqlens;    ///< int32 [size + 1]

@@ -12,23 +12,34 @@
 
 namespace tautrain::model {
 
-/// Multi-head self-attention written out (works on every LibTorch); padded keys are masked.
+/// Multi-head self-attention; padded keys are masked. The reference path is written out and
+/// works on every LibTorch, the fused one calls scaled_dot_product_attention.
 class SelfAttentionImpl : public torch::nn::Module {
  public:
-  SelfAttentionImpl(int dModel, int heads);
+  SelfAttentionImpl(int dModel, int heads, bool fused);
   /// x [B, L, d], padding [B, L] (true = padding) -> [B, L, d]
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding);
 
  private:
   int m_heads;
+  bool m_fused;
   torch::nn::Linear m_qkv{nullptr}, m_out{nullptr};
 };
 TORCH_MODULE(SelfAttention);
 
+/// Where a batch's tokens live. Padded: x is [B, L, d]. Packed: x is [T, d] and token_slot
+/// [T] gives each token's slot in [B * L], through which attention scatters and gathers.
+struct TokenLayout {
+  torch::Tensor padding;  ///< bool [B, L], true = padding
+  torch::Tensor token_slot;
+  std::int64_t batch = 0, max_len = 0;
+  bool packed() const { return token_slot.defined(); }
+};
+
 class EncoderBlockImpl : public torch::nn::Module {
  public:
-  EncoderBlockImpl(const ModelConfig& config);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& padding);
+  EncoderBlockImpl(const ModelConfig& config, bool fusedAttention);
+  torch::Tensor forward(const torch::Tensor& x, const TokenLayout& layout);
 
  private:
   SelfAttention m_attention{nullptr};
@@ -42,8 +53,10 @@ class TauTransformerImpl : public torch::nn::Module {
  public:
   /// Input widths come from the schema: each collection's non-categorical features.
   TauTransformerImpl(const data::FeatureSchema& schema, const ModelConfig& config);
-  /// Class logits [B, 4] (e, mu, tau, jet).
+  /// Class logits [B, 4] (e, mu, tau, jet), in the layout of model.layout.
   torch::Tensor forward(const data::TensorBatch& batch);
+  /// Whether attention runs through the fused kernel (model.attention and the LibTorch version).
+  bool fusedAttention() const { return m_fusedAttention; }
 
   /// Trainable parameters per block ("type_embedding", "embed.pf", "encoder.0", ..., "decoder").
   std::vector<std::pair<std::string, std::int64_t>> parameterCounts() const;
@@ -51,6 +64,7 @@ class TauTransformerImpl : public torch::nn::Module {
 
  private:
   ModelConfig m_config;
+  bool m_fusedAttention = false;
   std::vector<std::string> m_collections;
   torch::nn::Embedding m_typeEmbedding{nullptr};
   std::vector<torch::nn::Sequential> m_embed;

@@ -1,0 +1,40 @@
+#pragma once
+// The one place that tells LibTorch versions apart: Debian's CPU LibTorch 1.13 (CI, tests)
+// and the CUDA LibTorch 2.x of GPU nodes build the same sources through these functions.
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <torch/version.h>
+
+#define TAUTRAIN_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace tautrain::model::compat {
+
+/// scaled_dot_product_attention (flash / memory-efficient kernels) arrived in LibTorch 2.0.
+constexpr bool kHasFusedAttention = TAUTRAIN_TORCH_AT_LEAST(2, 0);
+
+/// Fused attention of q, k, v [B, H, L, Dh]; keyPadding [B, L] is true for padding.
+/// Throws when !kHasFusedAttention.
+at::Tensor fusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keyPadding);
+
+/// Mixed precision on a CUDA device for the guard's lifetime; the cast cache is dropped at the
+/// end, because the optimizer updates the weights it caches copies of. A no-op when !enabled.
+class AutocastGuard {
+ public:
+  AutocastGuard(const c10::Device& device, bool enabled);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool m_enabled;
+};
+
+/// TF32 matmuls and cuDNN autotuning (process-wide; only matter on CUDA).
+void setCudaMath(bool allowTf32, bool cudnnBenchmark);
+
+/// State of the default random generator of a device (dropout draws from it), for checkpoints.
+at::Tensor rngState(const c10::Device& device);
+void setRngState(const c10::Device& device, const at::Tensor& state);
+
+}  // namespace tautrain::model::compat

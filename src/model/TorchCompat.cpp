@@ -1,0 +1,65 @@
+#include "tautrain/model/TorchCompat.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+
+#include <mutex>
+
+#include "tautrain/core/Error.hpp"
+
+namespace tautrain::model::compat {
+
+at::Tensor fusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keyPadding) {
+#if TAUTRAIN_TORCH_AT_LEAST(2, 0)
+  // SDPA's boolean mask marks the keys that take part.
+  const auto attend = keyPadding.logical_not().view({keyPadding.size(0), 1, 1, keyPadding.size(1)});
+  return at::scaled_dot_product_attention(q, k, v, attend);
+#else
+  (void)q, (void)k, (void)v, (void)keyPadding;
+  throw ConfigError("model.attention", "fused attention needs LibTorch 2.0 or newer; this build has " TORCH_VERSION);
+#endif
+}
+
+namespace {
+
+void setCudaAutocast(bool enabled) {
+#if TAUTRAIN_TORCH_AT_LEAST(2, 4)
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+#else
+  at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+  at::autocast::set_enabled(enabled);
+#endif
+}
+
+}  // namespace
+
+AutocastGuard::AutocastGuard(const c10::Device& device, bool enabled) : m_enabled(enabled && device.is_cuda()) {
+  if (m_enabled) setCudaAutocast(true);
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!m_enabled) return;
+  setCudaAutocast(false);
+  at::autocast::clear_cache();
+}
+
+void setCudaMath(bool allowTf32, bool cudnnBenchmark) {
+  at::globalContext().setAllowTF32CuBLAS(allowTf32);
+  at::globalContext().setAllowTF32CuDNN(allowTf32);
+  at::globalContext().setBenchmarkCuDNN(cudnnBenchmark);
+}
+
+at::Tensor rngState(const c10::Device& device) {
+  auto generator = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void setRngState(const c10::Device& device, const at::Tensor& state) {
+  auto generator = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+}  // namespace tautrain::model::compat
