@@ -56,6 +56,8 @@ int run(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const ExitRequest& request) {
+    return request.code;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const ConfigError& e) {

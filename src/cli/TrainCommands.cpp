@@ -1,15 +1,34 @@
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "tautrain/cli/Commands.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/io/Json.hpp"
+#include "tautrain/core/Error.hpp"
+#include "tautrain/core/Log.hpp"
 #include "tautrain/model/TauTransformer.hpp"
+#include "tautrain/train/Checkpoint.hpp"
 #include "tautrain/train/Trainer.hpp"
 
 namespace tautrain::cli {
 
 namespace {
+
+struct TrainOptions {
+  RunOptions run;
+  std::string resume;
+};
+
+/// The config stored in a run's last.pt, for --resume (--set may still change keys).
+config::RunConfig resumeConfig(const TrainOptions& options, const std::string& checkpoint) {
+  TAUTRAIN_CHECK_KEY(options.run.config.files.empty(), "--resume",
+                     "takes the config from the checkpoint; change keys with --set instead of --config");
+  auto config = config::parseRunConfig(train::readCheckpointState(checkpoint).config_yaml, checkpoint,
+                                       options.run.config.overrides);
+  config.output = options.resume;
+  return config;
+}
 
 struct SummaryOptions {
   ConfigOptions config;
@@ -20,19 +39,35 @@ struct SummaryOptions {
 
 void addTrainCommands(CLI::App& app) {
   auto* trainCommand = app.add_subcommand("train", "Train the TauTransformer (config sections data, model, train)");
-  auto trainOptions = std::make_shared<RunOptions>();
-  trainOptions->config.addTo(*trainCommand);
-  trainCommand->add_option("-o,--out", trainOptions->output, "run directory (output)");
+  auto trainOptions = std::make_shared<TrainOptions>();
+  trainOptions->run.config.addTo(*trainCommand);
+  trainCommand->add_option("-o,--out", trainOptions->run.output, "run directory (output)");
+  trainCommand->add_option("--resume", trainOptions->resume, "continue the run in this directory from its last.pt")
+      ->check(CLI::ExistingDirectory);
   trainCommand->callback([trainOptions] {
-    std::vector<std::string> extra;
-    if (!trainOptions->output.empty()) extra.push_back("output=" + trainOptions->output);
-    const auto config = trainOptions->config.load(extra);
-    if (trainOptions->config.dump) {
-      std::cout << config::dumpRunConfig(config);
-      return;
+    const auto& options = *trainOptions;
+    config::RunConfig config;
+    std::string checkpoint;
+    if (!options.resume.empty()) {
+      checkpoint = (std::filesystem::path(options.resume) / "last.pt").string();
+      config = resumeConfig(options, checkpoint);
+      log::addFile((std::filesystem::path(config.output) / "tautrain.log").string());
+    } else {
+      std::vector<std::string> extra;
+      if (!options.run.output.empty()) extra.push_back("output=" + options.run.output);
+      config = options.run.config.load(extra);
+      if (options.run.config.dump) {
+        std::cout << config::dumpRunConfig(config);
+        return;
+      }
+      prepareOutputDirectory(config.output, config, "config");
     }
-    prepareOutputDirectory(config.output, config, "config");
-    const auto result = train::runTraining(config);
+    const auto result = train::runTraining(config, checkpoint);
+    if (result.interrupted) {
+      std::cout << "stopped with a checkpoint; continue with: tautrain train --resume " << config.output << "\n";
+      throw ExitRequest{config.train.checkpoint_exit_code};
+    }
+    if (result.best_epoch == 0) return;
     const auto& best = result.history.at(result.best_epoch - 1);
     std::cout << "best epoch " << best.epoch << ": valid loss " << best.valid_loss << ", accuracy "
               << best.valid_accuracy << ", AUC D_e " << best.auc[0] << ", D_mu " << best.auc[1] << ", D_jet "

@@ -2,19 +2,24 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Progress.hpp"
+#include "tautrain/core/StopSignals.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/data/TensorBatch.hpp"
 #include "tautrain/eval/Discriminant.hpp"
 #include "tautrain/io/Json.hpp"
 #include "tautrain/model/TauTransformer.hpp"
+#include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/train/Checkpoint.hpp"
+#include "tautrain/train/Schedule.hpp"
 
 namespace tautrain::train {
 
@@ -22,20 +27,32 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Weighted mean cross-entropy: sum(w * ce) / sum(w).
-torch::Tensor weightedLoss(const torch::Tensor& logits, const data::TensorBatch& batch) {
-  const auto ce = torch::nn::functional::cross_entropy(
-      logits, batch.label, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-  return (ce * batch.weight).sum() / batch.weight.sum();
-}
+using Clock = std::chrono::steady_clock;
 
-/// Saves through a temporary file and a rename: the previous file survives any failure.
-template <typename Module>
-void saveAtomic(const Module& module, const fs::path& path) {
-  const fs::path tmp = path.string() + ".tmp";
-  torch::save(module, tmp.string());
-  fs::rename(tmp, path);
-}
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+/// Per-candidate loss weights: the class weight of its label, times its weight column when
+/// train.sample_weights.
+class LossWeights {
+ public:
+  LossWeights(const TrainConfig& config, const torch::Device& device)
+      : m_classWeights(torch::tensor(config.class_weights, torch::kFloat).to(device)),
+        m_sampleWeights(config.sample_weights) {}
+
+  /// Weighted mean cross-entropy: sum(w * ce) / sum(w); also returns sum(w).
+  std::pair<torch::Tensor, torch::Tensor> loss(const torch::Tensor& logits, const data::TensorBatch& batch) const {
+    const auto ce = torch::nn::functional::cross_entropy(
+        logits.to(torch::kFloat), batch.label, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+    auto weight = m_classWeights.index_select(0, batch.label);
+    if (m_sampleWeights) weight = weight * batch.weight;
+    const auto total = weight.sum();
+    return {(ce * weight).sum() / total, total};
+  }
+
+ private:
+  torch::Tensor m_classWeights;
+  bool m_sampleWeights;
+};
 
 /// Validation outputs kept for the ROC curves of the best epoch.
 struct ValidationScores {
@@ -43,7 +60,7 @@ struct ValidationScores {
   std::vector<std::int64_t> labels;
 };
 
-/// Copies through a temporary file and a rename, like saveAtomic.
+/// Copies through a temporary file and a rename: the previous file survives any failure.
 void copyAtomic(const fs::path& from, const fs::path& to) {
   const fs::path tmp = to.string() + ".tmp";
   fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
@@ -51,7 +68,7 @@ void copyAtomic(const fs::path& from, const fs::path& to) {
 }
 
 EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const torch::Device& device,
-                     ValidationScores& scores) {
+                     const LossWeights& weighting, bool bf16, ValidationScores& scores) {
   torch::NoGradGuard noGrad;
   model->eval();
   loader.startEpoch(0);
@@ -60,9 +77,14 @@ EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const t
   std::vector<std::int64_t> labels;
   while (auto loaded = loader.next()) {
     const auto batch = loaded->tensors->to(device);
-    const auto logits = model->forward(batch);
-    lossSum += weightedLoss(logits, batch).item<double>() * batch.weight.sum().item<double>();
-    weightSum += batch.weight.sum().item<double>();
+    torch::Tensor logits;
+    {
+      model::compat::AutocastGuard autocast(device, bf16);
+      logits = model->forward(batch).to(torch::kFloat);
+    }
+    const auto [loss, weight] = weighting.loss(logits, batch);
+    lossSum += (loss * weight).item<double>();
+    weightSum += weight.item<double>();
     const auto p = torch::softmax(logits, 1).to(torch::kCPU).contiguous();
     probabilities.insert(probabilities.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
     labels.insert(labels.end(), loaded->host.label.begin(), loaded->host.label.end());
@@ -110,37 +132,45 @@ void writeRocCurves(const fs::path& path, const ValidationScores& s) {
   io::writeFileAtomic(path.string(), csv);
 }
 
-void writeHistory(const fs::path& dir, const std::vector<EpochRecord>& history) {
-  nlohmann::json json = nlohmann::json::array();
-  std::string csv = "epoch,train_loss,valid_loss,valid_accuracy,acc_e,acc_mu,acc_tau,acc_jet,auc_D_e,auc_D_mu,auc_D_jet,"
-                    "fpr_medium_D_e,fpr_medium_D_mu,fpr_medium_D_jet,learning_rate,candidates_per_s,seconds\n";
-  for (const auto& r : history) {
-    json.push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"valid_loss", r.valid_loss},
-                    {"valid_accuracy", r.valid_accuracy}, {"class_accuracy", r.class_accuracy}, {"auc", r.auc},
-                    {"medium_wp_fpr", r.medium_fpr},
-                    {"learning_rate", r.learning_rate}, {"candidates_per_s", r.candidates_per_s},
-                    {"seconds", r.seconds}});
-    csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6g},{:.6g},{:.6g},{:g},"
-                       "{:.1f},{:.2f}\n",
-                       r.epoch, r.train_loss, r.valid_loss, r.valid_accuracy, r.class_accuracy[0],
-                       r.class_accuracy[1], r.class_accuracy[2], r.class_accuracy[3], r.auc[0], r.auc[1], r.auc[2],
-                       r.medium_fpr[0], r.medium_fpr[1], r.medium_fpr[2], r.learning_rate, r.candidates_per_s,
-                       r.seconds);
+/// Keeps the `keep` newest epoch checkpoints and the best one (keep 0: all).
+void pruneCheckpoints(const fs::path& directory, int keep, int bestEpoch) {
+  if (keep <= 0) return;
+  static const std::regex name(R"(epoch-(\d+)\.pt)");
+  std::vector<std::pair<int, fs::path>> epochs;
+  for (const auto& entry : fs::directory_iterator(directory)) {
+    std::smatch match;
+    const auto file = entry.path().filename().string();
+    if (std::regex_match(file, match, name)) epochs.emplace_back(std::stoi(match[1]), entry.path());
   }
-  io::writeJson((dir / "history.json").string(), json);
-  io::writeFileAtomic((dir / "history.csv").string(), csv);
+  std::sort(epochs.begin(), epochs.end());
+  for (std::size_t i = 0; i + keep < epochs.size(); ++i)
+    if (epochs[i].first != bestEpoch) fs::remove(epochs[i].second);
+}
+
+void setLearningRate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
+TrainResult resultOf(const TrainingState& state) {
+  TrainResult result;
+  result.history = state.history;
+  result.best_epoch = state.best_epoch;
+  result.best_valid_loss = state.best_valid_loss;
+  return result;
 }
 
 }  // namespace
 
-TrainResult runTraining(const config::RunConfig& config) {
+TrainResult runTraining(const config::RunConfig& config, const std::string& resumeFrom) {
   auto logger = log::get("train");
   const auto& tc = config.train;
   if (tc.torch_threads > 0) torch::set_num_threads(tc.torch_threads);
   const torch::Device device(tc.device);
   TAUTRAIN_CHECK_KEY(!device.is_cuda() || torch::cuda::is_available(), "train.device", tc.device,
                      " requested but this build or machine has no CUDA");
-  torch::manual_seed(config.seed);
+  const bool bf16 = tc.precision == "bf16";
+  if (bf16 && !device.is_cuda()) logger->warn("train.precision bf16 applies on CUDA only; this run trains in fp32");
+  model::compat::setCudaMath(tc.allow_tf32, tc.cudnn_benchmark);
 
   const fs::path runDir = config.output;
   fs::create_directories(runDir / "checkpoints");
@@ -152,9 +182,14 @@ TrainResult runTraining(const config::RunConfig& config) {
   logger->info("{} training candidates in {} files, {} validation candidates in {} files", train.size(),
                split.train.size(), valid.size(), split.valid.size());
 
-  const auto scaler = config.data.scaler.empty() ? data::StandardScaler::fit(train, config.data.threads)
-                                                 : data::StandardScaler::load(config.data.scaler);
+  TrainingState state;
+  if (!resumeFrom.empty()) state = readCheckpointState(resumeFrom);
+  const auto scaler = !resumeFrom.empty()           ? data::StandardScaler::fromJson(nlohmann::json::parse(state.scaler_json), resumeFrom)
+                      : config.data.scaler.empty() ? data::StandardScaler::fit(train, config.data.threads)
+                                                   : data::StandardScaler::load(config.data.scaler);
   scaler.save((runDir / "scaler.json").string());
+  state.scaler_json = scaler.toJson().dump();
+  state.config_yaml = config::dumpRunConfig(config);
 
   auto loaderOptions = data::LoaderOptions::fromConfig(config.data, config.seed);
   loaderOptions.make_tensors = true;
@@ -162,49 +197,100 @@ TrainResult runTraining(const config::RunConfig& config) {
   data::Loader trainLoader(train, scaler, loaderOptions);
   data::Loader validLoader(valid, scaler, loaderOptions);
 
+  torch::manual_seed(config.seed);
   model::TauTransformer model(schema, config.model);
   model->to(device);
   for (const auto& [block, count] : model->parameterCounts()) logger->info("  {:<16} {:>9} parameters", block, count);
-  logger->info("TauTransformer: {} trainable parameters", model->parameterCount());
-
+  logger->info("TauTransformer: {} trainable parameters, {} layout, {} attention", model->parameterCount(),
+               config.model.layout, model->fusedAttention() ? "fused" : "reference");
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(tc.learning_rate)
                                                         .betas({tc.beta1, tc.beta2})
                                                         .eps(tc.epsilon));
-  TrainResult result;
-  int stalled = 0;
+  if (!resumeFrom.empty()) {
+    restoreCheckpoint(resumeFrom, *model, &optimizer, device);
+    logger->info("resumed from {}: epoch {}, step {} ({} steps in all)", resumeFrom, state.epoch, state.step,
+                 state.global_step);
+  }
+  const LossWeights weighting(tc, device);
+
+  TrainResult result = resultOf(state);
+  if (state.epoch_complete) {
+    if (state.stalled >= tc.patience || state.epoch >= tc.max_epochs) {
+      logger->info("{} finished this run already (epoch {})", resumeFrom, state.epoch);
+      result.early_stopped = state.stalled >= tc.patience;
+      return result;
+    }
+    state.epoch += 1;
+    state.step = 0, state.loss_sum = 0, state.candidates = 0, state.seconds = 0;
+    state.epoch_complete = false;
+  }
+
+  const StopSignalGuard signals;
+  auto lastCheckpoint = Clock::now();
+  std::int64_t stepsHere = 0;
+  // Writes last.pt mid-epoch; true when the run should stop here.
+  const auto checkpointMidEpoch = [&](bool stopping) {
+    saveCheckpoint((runDir / "last.pt").string(), *model, optimizer, state, device);
+    lastCheckpoint = Clock::now();
+    if (stopping) logger->info("checkpoint written at epoch {} step {}: {}", state.epoch, state.step, (runDir / "last.pt").string());
+  };
+  const auto stopRequested = [&] {
+    return StopSignalGuard::stopRequested() != 0 || (tc.stop_after_steps > 0 && stepsHere >= tc.stop_after_steps);
+  };
   std::int64_t reportedReplacements = 0;
-  for (int epoch = 1; epoch <= tc.max_epochs; ++epoch) {
+  for (; state.epoch <= tc.max_epochs; ++state.epoch) {
+    const int epoch = state.epoch;
     model->train();
-    trainLoader.startEpoch(epoch);
+    trainLoader.startEpoch(epoch, state.step);
     std::int64_t batches = trainLoader.batchesInEpoch();
     if (tc.max_batches_per_epoch > 0) batches = std::min(batches, tc.max_batches_per_epoch);
-    ProgressMeter progress(logger, fmt::format("epoch {}", epoch), batches, "steps", 10.0);
-    double lossSum = 0;
-    std::int64_t candidates = 0, step = 0;
-    for (; step < batches; ++step) {
+    const auto firstStep = state.step;
+    ProgressMeter progress(logger, fmt::format("epoch {}", epoch), batches - firstStep, "steps", 10.0);
+    double lr = learningRate(tc, state.global_step, batches);
+    while (state.step < batches) {
+      if (stopRequested()) {
+        checkpointMidEpoch(true);
+        result.interrupted = true;
+        return result;
+      }
       auto loaded = trainLoader.next();
       if (!loaded) break;
+      const auto stepStart = Clock::now();
       const auto batch = loaded->tensors->to(device);
+      lr = learningRate(tc, state.global_step, batches);
+      setLearningRate(optimizer, lr);
       optimizer.zero_grad();
-      const auto loss = weightedLoss(model->forward(batch), batch);
+      torch::Tensor logits;
+      {
+        model::compat::AutocastGuard autocast(device, bf16);
+        logits = model->forward(batch);
+      }
+      const auto loss = weighting.loss(logits, batch).first;
       const double value = loss.item<double>();
-      TAUTRAIN_CHECK(std::isfinite(value), Error, "loss is ", value, " at epoch ", epoch, ", step ", step, " (batch ",
-                     loaded->host.index, "); the last good checkpoint is kept");
+      TAUTRAIN_CHECK(std::isfinite(value), Error, "loss is ", value, " at epoch ", epoch, ", step ", state.step,
+                     " (batch ", loaded->host.index, "); the last good checkpoint is kept");
       loss.backward();
       optimizer.step();
-      lossSum += value;
-      candidates += batch.size;
-      if ((step + 1) % tc.log_every == 0) logger->info("epoch {} step {}/{} loss {:.4f}", epoch, step + 1, batches, value);
-      progress.update(step + 1);
+      state.loss_sum += value;
+      state.candidates += batch.size;
+      state.seconds += secondsSince(stepStart);
+      ++state.step, ++state.global_step, ++stepsHere;
+      if (state.step % tc.log_every == 0)
+        logger->info("epoch {} step {}/{} loss {:.4f} lr {:.3g}", epoch, state.step, batches, value, lr);
+      progress.update(state.step - firstStep);
+      const bool stepDue = tc.checkpoint_every_steps > 0 && state.global_step % tc.checkpoint_every_steps == 0;
+      const bool timeDue =
+          tc.checkpoint_every_minutes > 0 && secondsSince(lastCheckpoint) >= 60 * tc.checkpoint_every_minutes;
+      if ((stepDue || timeDue) && state.step < batches) checkpointMidEpoch(false);
     }
     ValidationScores scores;
-    EpochRecord record = validate(model, validLoader, device, scores);
+    EpochRecord record = validate(model, validLoader, device, weighting, bf16, scores);
     record.epoch = epoch;
-    record.train_loss = step > 0 ? lossSum / step : 0;
-    record.learning_rate = tc.learning_rate;
-    record.seconds = progress.elapsedSeconds();
-    record.candidates_per_s = record.seconds > 0 ? candidates / record.seconds : 0;
-    result.history.push_back(record);
+    record.train_loss = state.step > 0 ? state.loss_sum / static_cast<double>(state.step) : 0;
+    record.learning_rate = lr;
+    record.seconds = state.seconds;
+    record.candidates_per_s = state.seconds > 0 ? static_cast<double>(state.candidates) / state.seconds : 0;
+    state.history.push_back(record);
     // data.non_finite: replace promises a count of what it replaced.
     if (const auto replaced = train.replacedValues() + valid.replacedValues(); replaced > reportedReplacements) {
       log::get("data")->warn("{} NaN/Inf feature values replaced by 0 so far (data.non_finite: replace)", replaced);
@@ -216,24 +302,39 @@ TrainResult runTraining(const config::RunConfig& config) {
                             record.auc[1], record.auc[2], record.medium_fpr[0], record.medium_fpr[1],
                             record.medium_fpr[2], record.candidates_per_s);
 
+    const bool improved = state.best_epoch == 0 || record.valid_loss < state.best_valid_loss;
+    if (improved) {
+      state.best_epoch = epoch;
+      state.best_valid_loss = record.valid_loss;
+      state.stalled = 0;
+    } else {
+      ++state.stalled;
+    }
+    state.epoch_complete = true;
     const auto checkpoint = runDir / "checkpoints" / fmt::format("epoch-{:03d}.pt", epoch);
-    saveAtomic(model, checkpoint);
+    saveCheckpoint(checkpoint.string(), *model, optimizer, state, device);
     copyAtomic(checkpoint, runDir / "last.pt");
-    if (result.best_epoch == 0 || record.valid_loss < result.best_valid_loss) {
-      result.best_epoch = epoch;
-      result.best_valid_loss = record.valid_loss;
-      stalled = 0;
+    lastCheckpoint = Clock::now();
+    if (improved) {
       copyAtomic(checkpoint, runDir / "best.pt");
       writeRocCurves(runDir / "roc-best.csv", scores);
-    } else {
-      ++stalled;
     }
-    writeHistory(runDir, result.history);
-    if (stalled >= tc.patience) {
-      logger->info("early stopping: no better validation loss for {} epochs (best: epoch {})", stalled, result.best_epoch);
+    pruneCheckpoints(runDir / "checkpoints", tc.keep_checkpoints, state.best_epoch);
+    writeHistory(runDir.string(), state.history);
+    result = resultOf(state);
+    if (state.stalled >= tc.patience) {
+      logger->info("early stopping: no better validation loss for {} epochs (best: epoch {})", state.stalled,
+                   state.best_epoch);
       result.early_stopped = true;
       break;
     }
+    if (epoch < tc.max_epochs && stopRequested()) {
+      logger->info("stopping after epoch {} as asked; its checkpoint is {}", epoch, (runDir / "last.pt").string());
+      result.interrupted = true;
+      break;
+    }
+    state.step = 0, state.loss_sum = 0, state.candidates = 0, state.seconds = 0;
+    state.epoch_complete = false;
   }
   return result;
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "support/TestData.hpp"
+#include "tautrain/train/Checkpoint.hpp"
 
 namespace {
 
@@ -16,9 +17,10 @@ struct Result {
   std::string output;  ///< stdout and stderr
 };
 
-Result runTautrain(const std::string& arguments) {
+/// `prefix` runs the executable under another command (timeout, ...).
+Result runTautrain(const std::string& arguments, const std::string& prefix = "") {
   Result result;
-  const std::string command = std::string(TAUTRAIN_EXECUTABLE) + " " + arguments + " 2>&1";
+  const std::string command = prefix + TAUTRAIN_EXECUTABLE + " " + arguments + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   std::array<char, 4096> buffer{};
   while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) result.output.append(buffer.data(), n);
@@ -94,4 +96,28 @@ TEST(Cli, ModelSummaryCountsTheThesisModel) {
   const auto r = runTautrain("model-summary");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("total\t458776"), std::string::npos) << r.output;
+}
+
+TEST(Cli, SigtermCheckpointsAndExitsWithTheCheckpointCodeThenResumeContinues) {
+  tautrain::test::TempDir dir;
+  ASSERT_EQ(runTautrain("generate -o " + dir.file("data") + " -n 4000 --shard-size 1000").code, 0);
+  const std::string run = dir.file("run");
+  const std::string model =
+      " --set model.d_model=8 --set model.heads=2 --set model.layers=1 --set model.embed_hidden=16"
+      " --set model.d_ff=16 --set model.decoder_hidden1=16 --set model.decoder_hidden2=8";
+  // Would train for hours; timeout sends SIGTERM after 6 s and passes the exit code through.
+  const auto stopped = runTautrain("train -o " + run + " --set data.files=[" + dir.file("data") +
+                                   "] --set data.batch_size=50 --set train.max_epochs=1000 --set train.checkpoint_exit_code=77" +
+                                   model,
+                                   "timeout --preserve-status -s TERM 6 ");
+  EXPECT_EQ(stopped.code, 77) << stopped.output;
+  EXPECT_NE(stopped.output.find("tautrain train --resume " + run), std::string::npos) << stopped.output;
+  const auto before = tautrain::train::readCheckpointState(run + "/last.pt");
+  EXPECT_GT(before.global_step, 0);
+
+  const auto resumed = runTautrain("train --resume " + run + " --set train.stop_after_steps=3");
+  EXPECT_EQ(resumed.code, 77) << resumed.output;
+  EXPECT_EQ(tautrain::train::readCheckpointState(run + "/last.pt").global_step, before.global_step + 3);
+  expectFailure(runTautrain("train --resume " + run + " -c " + std::string(TAUTRAIN_SOURCE_DIR) + "/configs/data.yaml"), 2,
+                {"--resume", "--set"});
 }

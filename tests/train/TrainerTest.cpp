@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,7 +12,10 @@
 
 #include "support/TestData.hpp"
 #include "tautrain/config/RunConfig.hpp"
+#include "tautrain/core/Error.hpp"
 #include "tautrain/data/SyntheticGenerator.hpp"
+#include "tautrain/model/TauTransformer.hpp"
+#include "tautrain/train/Checkpoint.hpp"
 
 using namespace tautrain;
 
@@ -57,4 +62,105 @@ TEST(Trainer, LearnsTheSyntheticClassesAndWritesItsRun) {
     EXPECT_DOUBLE_EQ(end.first, 1.0) << name;
     EXPECT_DOUBLE_EQ(end.second, 1.0) << name;
   }
+}
+
+namespace {
+
+/// A tiny run: 1200 synthetic candidates, 9 training steps of 100 per epoch, dropout on.
+config::RunConfig tinyRun(const test::TempDir& dir, const std::string& output, std::vector<std::string> extra = {}) {
+  std::vector<std::string> overrides{
+      "output=" + dir.file(output), "generator.candidates=1200", "generator.shard_size=300",
+      "generator.output=" + dir.file("data"), "data.files=[" + dir.file("data") + "]", "data.valid_fraction=0.25",
+      "data.batch_size=100", "model.d_model=8", "model.heads=2", "model.layers=1", "model.embed_hidden=16",
+      "model.d_ff=16", "model.decoder_hidden1=16", "model.decoder_hidden2=8", "train.max_epochs=3",
+      "train.learning_rate=0.003", "train.lr_schedule=cosine", "train.warmup_steps=5", "seed=9"};
+  overrides.insert(overrides.end(), extra.begin(), extra.end());
+  return config::loadRunConfig({}, overrides);
+}
+
+std::vector<torch::Tensor> parametersOf(const std::string& checkpoint) {
+  const auto state = train::readCheckpointState(checkpoint);
+  const auto config = config::parseRunConfig(state.config_yaml, checkpoint);
+  model::TauTransformer model(data::FeatureSchema::fromSpec(config.data.features), config.model);
+  train::restoreCheckpoint(checkpoint, *model, nullptr, torch::kCPU);
+  return model->parameters();
+}
+
+}  // namespace
+
+TEST(Trainer, RunStoppedAtArbitraryStepsAndResumedEndsBitwiseIdentical) {
+  test::TempDir dir;
+  const auto straight = tinyRun(dir, "straight");
+  data::SyntheticGenerator(data::FeatureSchema::builtin(), straight.generator).writeShards();
+  const auto reference = train::runTraining(straight);
+  ASSERT_FALSE(reference.interrupted);
+
+  // Stops every 4 steps (mid-epoch and across epoch ends), with extra checkpoints every 3.
+  auto config = tinyRun(dir, "stopped", {"train.stop_after_steps=4", "train.checkpoint_every_steps=3"});
+  auto result = train::runTraining(config);
+  int stops = 0;
+  while (result.interrupted) {
+    ++stops;
+    const auto checkpoint = (std::filesystem::path(config.output) / "last.pt").string();
+    const auto state = train::readCheckpointState(checkpoint);
+    EXPECT_EQ(state.global_step, 4 * stops);
+    config = config::parseRunConfig(state.config_yaml, checkpoint);
+    config.output = dir.file("stopped");
+    result = train::runTraining(config, checkpoint);
+    ASSERT_LT(stops, 20);
+  }
+  EXPECT_EQ(stops, 6);  // 27 steps in 3 epochs
+  ASSERT_EQ(result.history.size(), reference.history.size());
+  for (std::size_t e = 0; e < result.history.size(); ++e) {
+    EXPECT_EQ(result.history[e].train_loss, reference.history[e].train_loss) << "epoch " << e + 1;
+    EXPECT_EQ(result.history[e].valid_loss, reference.history[e].valid_loss) << "epoch " << e + 1;
+    EXPECT_EQ(result.history[e].learning_rate, reference.history[e].learning_rate) << "epoch " << e + 1;
+  }
+  const auto a = parametersOf(dir.file("straight") + "/last.pt"), b = parametersOf(dir.file("stopped") + "/last.pt");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+}
+
+TEST(Trainer, KeepPolicyPrunesOldEpochsButNeverTheBest) {
+  test::TempDir dir;
+  // A learning rate this high makes later epochs worse, so the best one is early.
+  auto config = tinyRun(dir, "run", {"train.max_epochs=4", "train.keep_checkpoints=1", "train.patience=10"});
+  data::SyntheticGenerator(data::FeatureSchema::builtin(), config.generator).writeShards();
+  const auto result = train::runTraining(config);
+  const std::filesystem::path checkpoints = dir.file("run") + "/checkpoints";
+  std::vector<std::string> kept;
+  for (const auto& entry : std::filesystem::directory_iterator(checkpoints)) kept.push_back(entry.path().filename());
+  std::sort(kept.begin(), kept.end());
+  std::vector<std::string> expected{fmt::format("epoch-{:03d}.pt", result.best_epoch)};
+  if (result.best_epoch != 4) expected.push_back("epoch-004.pt");
+  EXPECT_EQ(kept, expected);
+  // best.pt is the best epoch's full checkpoint.
+  const auto best = train::readCheckpointState(dir.file("run") + "/best.pt");
+  EXPECT_EQ(best.epoch, result.best_epoch);
+  EXPECT_TRUE(best.epoch_complete);
+  EXPECT_EQ(best.history.size(), static_cast<std::size_t>(result.best_epoch));
+}
+
+TEST(Trainer, ClassWeightsChangeTheObjective) {
+  test::TempDir dir;
+  auto plain = tinyRun(dir, "plain", {"train.max_epochs=1"});
+  data::SyntheticGenerator(data::FeatureSchema::builtin(), plain.generator).writeShards();
+  const auto a = train::runTraining(plain);
+  // Only taus count: the loss is that of the tau class alone, which the model learns first.
+  const auto b = train::runTraining(tinyRun(dir, "taus", {"train.max_epochs=1", "train.class_weights=[0, 0, 1, 0]"}));
+  EXPECT_NE(a.history[0].train_loss, b.history[0].train_loss);
+  EXPECT_THROW(tinyRun(dir, "bad", {"train.class_weights=[1, 1]"}), ConfigError);
+  EXPECT_THROW(tinyRun(dir, "bad", {"train.class_weights=[1, -1, 1, 1]"}), ConfigError);
+}
+
+TEST(Trainer, UnreadableCheckpointIsADataErrorNamingTheFile) {
+  test::TempDir dir;
+  std::ofstream(dir.file("last.pt")) << "not a checkpoint";
+  try {
+    train::readCheckpointState(dir.file("last.pt"));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(dir.file("last.pt")), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(train::readCheckpointState(dir.file("missing.pt")), DataError);
 }

@@ -21,6 +21,12 @@ struct ConfigOptions {
   config::RunConfig load(const std::vector<std::string>& extra = {}, const std::vector<std::string>& defaults = {}) const;
 };
 
+/// Thrown by a command that ends on purpose with a specific exit code (a checkpoint after
+/// SIGTERM, for HTCondor's checkpoint_exit_code).
+struct ExitRequest {
+  int code;
+};
+
 /// A command that reads a RunConfig and writes into an output directory.
 struct RunOptions {
   ConfigOptions config;

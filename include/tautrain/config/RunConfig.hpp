@@ -33,6 +33,9 @@ struct RunConfig {
 /// `defaults` (key=value) replace code defaults below the files, for commands with their own.
 RunConfig loadRunConfig(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
                         const std::vector<std::string>& defaults = {});
+/// Reads a config from YAML text (a checkpoint's resolved config; `source` names it in errors),
+/// then --set overrides.
+RunConfig parseRunConfig(const std::string& yaml, const std::string& source, const std::vector<std::string>& overrides = {});
 std::string dumpRunConfig(const RunConfig& config);
 
 }  // namespace tautrain::config

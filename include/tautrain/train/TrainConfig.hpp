@@ -2,6 +2,7 @@
 // The `train` section: optimiser, early stopping and device (REFERENCE.md §4).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tautrain/core/Error.hpp"
 
@@ -18,6 +19,20 @@ struct TrainConfig {
   int log_every = 50;
   std::int64_t max_batches_per_epoch = 0;
   int torch_threads = 0;
+  std::string lr_schedule = "constant";
+  std::int64_t warmup_steps = 0;
+  double min_learning_rate = 0;
+  double lr_decay = 0.95;
+  std::vector<double> class_weights{1, 1, 1, 1};
+  bool sample_weights = true;
+  std::int64_t checkpoint_every_steps = 0;
+  double checkpoint_every_minutes = 0;
+  int keep_checkpoints = 0;
+  int checkpoint_exit_code = 85;
+  std::int64_t stop_after_steps = 0;
+  std::string precision = "fp32";
+  bool allow_tf32 = true;
+  bool cudnn_benchmark = false;
 
   template <class V>
   void describe(V& v) {
@@ -31,6 +46,20 @@ struct TrainConfig {
     v("log_every", log_every, "progress line every N steps");
     v("max_batches_per_epoch", max_batches_per_epoch, "cap on training batches per epoch (0: all)");
     v("torch_threads", torch_threads, "intra-op threads of LibTorch (0: its default)");
+    v("lr_schedule", lr_schedule, "constant, cosine (to min_learning_rate at max_epochs) or exponential (lr_decay per epoch)");
+    v("warmup_steps", warmup_steps, "linear warm-up from 0 over this many steps");
+    v("min_learning_rate", min_learning_rate, "floor of the cosine schedule");
+    v("lr_decay", lr_decay, "exponential schedule: factor per epoch");
+    v("class_weights", class_weights, "loss weight per class e, mu, tau, jet");
+    v("sample_weights", sample_weights, "multiply each candidate's loss by its weight column");
+    v("checkpoint_every_steps", checkpoint_every_steps, "also checkpoint (last.pt) every N steps (0: off)");
+    v("checkpoint_every_minutes", checkpoint_every_minutes, "also checkpoint (last.pt) every N minutes (0: off)");
+    v("keep_checkpoints", keep_checkpoints, "epoch checkpoints kept besides the best one (0: all)");
+    v("checkpoint_exit_code", checkpoint_exit_code, "exit code after a checkpoint on SIGTERM/SIGINT or stop_after_steps");
+    v("stop_after_steps", stop_after_steps, "checkpoint and stop after this many steps in total (0: off)");
+    v("precision", precision, "fp32, or bf16 (autocast on CUDA)");
+    v("allow_tf32", allow_tf32, "TF32 matmuls on CUDA");
+    v("cudnn_benchmark", cudnn_benchmark, "cuDNN autotuning on CUDA");
   }
   void validate() const {
     TAUTRAIN_CHECK_KEY(max_epochs > 0, "max_epochs", "must be positive");
@@ -42,6 +71,23 @@ struct TrainConfig {
     TAUTRAIN_CHECK_KEY(log_every > 0, "log_every", "must be positive");
     TAUTRAIN_CHECK_KEY(max_batches_per_epoch >= 0, "max_batches_per_epoch", "must be >= 0");
     TAUTRAIN_CHECK_KEY(torch_threads >= 0, "torch_threads", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(lr_schedule == "constant" || lr_schedule == "cosine" || lr_schedule == "exponential",
+                       "lr_schedule", "must be constant, cosine or exponential, not '", lr_schedule, "'");
+    TAUTRAIN_CHECK_KEY(warmup_steps >= 0, "warmup_steps", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(min_learning_rate >= 0 && min_learning_rate <= learning_rate, "min_learning_rate",
+                       "must be in [0, learning_rate]");
+    TAUTRAIN_CHECK_KEY(lr_decay > 0 && lr_decay <= 1, "lr_decay", "must be in (0, 1]");
+    TAUTRAIN_CHECK_KEY(class_weights.size() == 4, "class_weights", "needs 4 values (e, mu, tau, jet), got ",
+                       class_weights.size());
+    for (double w : class_weights) TAUTRAIN_CHECK_KEY(w >= 0, "class_weights", "must be >= 0, got ", w);
+    TAUTRAIN_CHECK_KEY(checkpoint_every_steps >= 0, "checkpoint_every_steps", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(checkpoint_every_minutes >= 0, "checkpoint_every_minutes", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(keep_checkpoints >= 0, "keep_checkpoints", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(checkpoint_exit_code >= 0 && checkpoint_exit_code < 256, "checkpoint_exit_code",
+                       "must be in [0, 255]");
+    TAUTRAIN_CHECK_KEY(stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(precision == "fp32" || precision == "bf16", "precision", "must be fp32 or bf16, not '",
+                       precision, "'");
   }
 };
 
