@@ -1,3 +1,6 @@
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -11,6 +14,7 @@
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/data/SyntheticGenerator.hpp"
 #include "tautrain/io/Json.hpp"
+#include "tautrain/train/Benchmark.hpp"
 
 namespace tautrain::cli {
 
@@ -122,6 +126,53 @@ void runLoaderBench(const LoaderBenchOptions& options) {
   if (options.workDir.empty()) fs::remove_all(dir);
 }
 
+struct TrainBenchOptions {
+  ConfigOptions config;
+  std::int64_t synthetic = 0;
+  train::ThroughputOptions throughput;
+  std::string json;
+};
+
+void runTrainBench(const TrainBenchOptions& options) {
+  namespace fs = std::filesystem;
+  auto config = options.config.load();
+  const auto dir = fs::temp_directory_path() / ("tautrain-bench-train-" + std::to_string(::getpid()));
+  if (options.synthetic > 0) {
+    config.generator.candidates = options.synthetic;
+    config.generator.shard_size = std::max<std::int64_t>(1, options.synthetic / 4);
+    config.generator.output = dir.string();
+    data::SyntheticGenerator(data::FeatureSchema::fromSpec(config.data.features), config.generator).writeShards();
+    config.data.files = {dir.string()};
+    config.data.valid_fraction = 0;
+  }
+  const auto rows = train::measureThroughput(config, options.throughput);
+  if (options.synthetic > 0) fs::remove_all(dir);
+
+  nlohmann::json result = {{"benchmark", "train"},         {"machine", machineDescription()},
+                           {"version", versionString()},   {"device", config.train.device},
+                           {"precision", config.train.precision}, {"batch_size", config.data.batch_size},
+                           {"steps", options.throughput.steps}, {"rounds", options.throughput.rounds}, {"rows", nlohmann::json::array()}};
+  const auto& baseline = rows.front();
+  std::cout << "machine: " << machineDescription() << "\ndevice " << config.train.device << ", batch "
+            << config.data.batch_size << ", " << options.throughput.steps << " timed steps per variant, median of "
+            << options.throughput.rounds << " rounds\n"
+            << fmt::format("{:<8} {:<7} {:>10} {:>14} {:>8} {:>14} {:>8}\n", "batching", "layout", "padding eff",
+                           "train cand/s", "ratio", "infer cand/s", "ratio");
+  for (const auto& row : rows) {
+    const double trainRatio = row.train_candidates_per_s / baseline.train_candidates_per_s;
+    const double inferRatio = row.infer_candidates_per_s / baseline.infer_candidates_per_s;
+    std::cout << fmt::format("{:<8} {:<7} {:>10.3f} {:>14.0f} {:>8.2f} {:>14.0f} {:>8.2f}\n",
+                             row.smart ? "smart" : "random", row.layout, row.padding_efficiency,
+                             row.train_candidates_per_s, trainRatio, row.infer_candidates_per_s, inferRatio);
+    result["rows"].push_back({{"batching", row.smart ? "smart" : "random"}, {"layout", row.layout},
+                              {"padding_efficiency", row.padding_efficiency},
+                              {"train_candidates_per_s", row.train_candidates_per_s},
+                              {"infer_candidates_per_s", row.infer_candidates_per_s},
+                              {"train_ratio_vs_smart_padded", trainRatio}, {"infer_ratio_vs_smart_padded", inferRatio}});
+  }
+  if (!options.json.empty()) io::writeJson(options.json, result);
+}
+
 }  // namespace
 
 void addBenchCommand(CLI::App& app) {
@@ -137,6 +188,20 @@ void addBenchCommand(CLI::App& app) {
   loader->add_option("--work-dir", options->workDir, "keep the generated shards here (default: a temporary directory)");
   loader->add_option("--json", options->json, "write the figures as JSON");
   loader->callback([options] { runLoaderBench(*options); });
+
+  auto* trainBench = bench->add_subcommand(
+      "train", "Training and inference throughput: smart vs random batching, padded vs packed layout");
+  auto trainOptions = std::make_shared<TrainBenchOptions>();
+  trainOptions->config.addTo(*trainBench);
+  trainBench->add_option("--synthetic", trainOptions->synthetic,
+                         "generate this many synthetic candidates instead of reading data.files");
+  trainBench->add_option("--steps", trainOptions->throughput.steps, "timed steps per variant")->capture_default_str();
+  trainBench->add_option("--warmup", trainOptions->throughput.warmup_steps, "untimed steps first")->capture_default_str();
+  trainBench->add_option("--rounds", trainOptions->throughput.rounds, "interleaved rounds; the median is reported")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  trainBench->add_option("--json", trainOptions->json, "write the figures as JSON");
+  trainBench->callback([trainOptions] { runTrainBench(*trainOptions); });
 }
 
 }  // namespace tautrain::cli

@@ -20,6 +20,7 @@
 #include "tautrain/model/TorchCompat.hpp"
 #include "tautrain/train/Checkpoint.hpp"
 #include "tautrain/train/Schedule.hpp"
+#include "Step.hpp"
 
 namespace tautrain::train {
 
@@ -30,29 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-/// Per-candidate loss weights: the class weight of its label, times its weight column when
-/// train.sample_weights.
-class LossWeights {
- public:
-  LossWeights(const TrainConfig& config, const torch::Device& device)
-      : m_classWeights(torch::tensor(config.class_weights, torch::kFloat).to(device)),
-        m_sampleWeights(config.sample_weights) {}
-
-  /// Weighted mean cross-entropy: sum(w * ce) / sum(w); also returns sum(w).
-  std::pair<torch::Tensor, torch::Tensor> loss(const torch::Tensor& logits, const data::TensorBatch& batch) const {
-    const auto ce = torch::nn::functional::cross_entropy(
-        logits.to(torch::kFloat), batch.label, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-    auto weight = m_classWeights.index_select(0, batch.label);
-    if (m_sampleWeights) weight = weight * batch.weight;
-    const auto total = weight.sum();
-    return {(ce * weight).sum() / total, total};
-  }
-
- private:
-  torch::Tensor m_classWeights;
-  bool m_sampleWeights;
-};
 
 /// Validation outputs kept for the ROC curves of the best epoch.
 struct ValidationScores {
@@ -259,18 +237,10 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       const auto batch = loaded->tensors->to(device);
       lr = learningRate(tc, state.global_step, batches);
       setLearningRate(optimizer, lr);
-      optimizer.zero_grad();
-      torch::Tensor logits;
-      {
-        model::compat::AutocastGuard autocast(device, bf16);
-        logits = model->forward(batch);
-      }
-      const auto loss = weighting.loss(logits, batch).first;
-      const double value = loss.item<double>();
+      // A non-finite loss ends the run before any checkpoint is written, so the last good one stays.
+      const double value = trainStep(model, optimizer, weighting, batch, device, bf16).item<double>();
       TAUTRAIN_CHECK(std::isfinite(value), Error, "loss is ", value, " at epoch ", epoch, ", step ", state.step,
                      " (batch ", loaded->host.index, "); the last good checkpoint is kept");
-      loss.backward();
-      optimizer.step();
       state.loss_sum += value;
       state.candidates += batch.size;
       state.seconds += secondsSince(stepStart);

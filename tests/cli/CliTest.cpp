@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "support/TestData.hpp"
 #include "tautrain/train/Checkpoint.hpp"
@@ -120,4 +121,22 @@ TEST(Cli, SigtermCheckpointsAndExitsWithTheCheckpointCodeThenResumeContinues) {
   EXPECT_EQ(tautrain::train::readCheckpointState(run + "/last.pt").global_step, before.global_step + 3);
   expectFailure(runTautrain("train --resume " + run + " -c " + std::string(TAUTRAIN_SOURCE_DIR) + "/configs/data.yaml"), 2,
                 {"--resume", "--set"});
+}
+
+TEST(Cli, BenchTrainComparesBatchingAndLayoutsInOneRun) {
+  tautrain::test::TempDir dir;
+  const auto r = runTautrain("bench train --synthetic 800 --steps 2 --warmup 1 --rounds 1 --set data.batch_size=50"
+                             " --set model.d_model=8 --set model.heads=2 --set model.layers=1 --json " +
+                             dir.file("bench.json"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream file(dir.file("bench.json"));
+  const auto json = nlohmann::json::parse(file);
+  ASSERT_EQ(json["rows"].size(), 4u);
+  for (const auto& row : json["rows"]) {
+    EXPECT_GT(row["train_candidates_per_s"].get<double>(), 0) << row;
+    EXPECT_GT(row["infer_candidates_per_s"].get<double>(), 0) << row;
+  }
+  EXPECT_EQ(json["rows"][0]["batching"], "smart");
+  EXPECT_EQ(json["rows"][3]["batching"], "random");
+  EXPECT_GT(json["rows"][0]["padding_efficiency"].get<double>(), json["rows"][3]["padding_efficiency"].get<double>());
 }
