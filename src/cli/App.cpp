@@ -53,6 +53,7 @@ int run(int argc, char** argv) {
   addQuickstartCommand(app);
   addConfigCommand(app);
   addTrainCommands(app);
+  addEvalCommands(app);
 
   try {
     app.parse(argc, argv);

@@ -28,7 +28,7 @@ void addDataCommands(CLI::App& app) {
   inspect->add_option("--json", inspectOptions->json, "also write the statistics as JSON");
   inspect->callback([inspectOptions] {
     const auto schema = data::FeatureSchema::fromSpec(inspectOptions->features);
-    const data::Dataset dataset(data::expandShardPaths(inspectOptions->files), schema);
+    const data::Dataset dataset(data::expandPaths(inspectOptions->files), schema);
     const auto summary = data::summarize(dataset);
     std::cout << summary.toText();
     if (!inspectOptions->json.empty()) io::writeJson(inspectOptions->json, summary.toJson());

@@ -64,11 +64,11 @@ std::int64_t Dataset::replacedValues() const {
 Split splitFiles(const DataConfig& config) {
   Split split;
   if (!config.train_files.empty()) {
-    split.train = expandShardPaths(config.train_files);
-    split.valid = expandShardPaths(config.valid_files);
+    split.train = expandPaths(config.train_files);
+    split.valid = expandPaths(config.valid_files);
     return split;
   }
-  auto files = expandShardPaths(config.files);
+  auto files = expandPaths(config.files);
   if (config.valid_fraction <= 0) {
     split.train = files;
     return split;

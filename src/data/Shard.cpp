@@ -277,14 +277,14 @@ void ShardReader::read(std::int64_t begin, std::int64_t end, CandidateBlock& blo
   }
 }
 
-std::vector<std::string> expandShardPaths(const std::vector<std::string>& specs) {
+std::vector<std::string> expandPaths(const std::vector<std::string>& specs, const std::string& extension) {
   std::vector<std::string> paths;
   for (const auto& spec : specs) {
     if (fs::is_directory(spec)) {
       std::vector<std::string> found;
       for (const auto& entry : fs::directory_iterator(spec))
-        if (entry.path().extension() == ".h5") found.push_back(entry.path().string());
-      TAUTRAIN_CHECK(!found.empty(), DataError, spec, ": directory holds no .h5 shards");
+        if (entry.path().extension() == extension) found.push_back(entry.path().string());
+      TAUTRAIN_CHECK(!found.empty(), DataError, spec, ": directory holds no ", extension, " files");
       std::sort(found.begin(), found.end());
       paths.insert(paths.end(), found.begin(), found.end());
     } else if (spec.find_first_of("*?[") != std::string::npos) {

@@ -1,6 +1,7 @@
 #include "tautrain/eval/Discriminant.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "tautrain/core/Error.hpp"
@@ -30,40 +31,75 @@ RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_
   return roc;
 }
 
-double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
-              const std::vector<float>& weight) {
-  const auto roc = rocCurve(score, isSignal, weight);
+double rocAuc(const RocCurve& roc) {
   if (roc.signal <= 0 || roc.background <= 0) return 0.5;
   double area = 0;  // trapezoids in (FPR, TPR); a tied group is a diagonal step
   for (std::size_t k = 1; k < roc.tp.size(); ++k) area += (roc.fp[k] - roc.fp[k - 1]) * 0.5 * (roc.tp[k] + roc.tp[k - 1]);
   return area / (roc.signal * roc.background);
 }
 
-double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal, double targetTpr,
-                const std::vector<float>& weight) {
-  const auto roc = rocCurve(score, isSignal, weight);
-  if (roc.signal <= 0 || roc.background <= 0) return 0.0;
+double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+              const std::vector<float>& weight) {
+  return rocAuc(rocCurve(score, isSignal, weight));
+}
+
+RocPoint pointAtTpr(const RocCurve& roc, double targetTpr) {
+  if (roc.signal <= 0 || roc.background <= 0) return {targetTpr, 0.0, 0.0};
   for (std::size_t k = 1; k < roc.tp.size(); ++k) {
     const double tprBefore = roc.tp[k - 1] / roc.signal, tprAfter = roc.tp[k] / roc.signal;
     if (tprAfter >= targetTpr && tprAfter > tprBefore) {
       const double fraction = std::max(0.0, (targetTpr - tprBefore) / (tprAfter - tprBefore));
-      return (roc.fp[k - 1] + fraction * (roc.fp[k] - roc.fp[k - 1])) / roc.background;
+      return {targetTpr, (roc.fp[k - 1] + fraction * (roc.fp[k] - roc.fp[k - 1])) / roc.background,
+              roc.threshold[k - 1]};
     }
   }
-  return 1.0;
+  return {targetTpr, 1.0, -std::numeric_limits<double>::infinity()};
 }
 
-namespace {
-struct DiscriminantInput {
-  std::vector<float> score, weight;
-  std::vector<std::uint8_t> signal;
-};
+double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal, double targetTpr,
+                const std::vector<float>& weight) {
+  return pointAtTpr(rocCurve(score, isSignal, weight), targetTpr).fpr;
+}
+
+RocPoint kneePoint(const RocCurve& roc) {
+  RocPoint knee;
+  if (roc.signal <= 0 || roc.background <= 0) return knee;
+  double best = -1;
+  for (std::size_t k = 1; k < roc.tp.size(); ++k) {
+    const double tpr = roc.tp[k] / roc.signal, fpr = roc.fp[k] / roc.background;
+    if (tpr - fpr > best) best = tpr - fpr, knee = {tpr, fpr, roc.threshold[k - 1]};
+  }
+  return knee;
+}
+
+std::vector<RocPoint> thinnedRoc(const RocCurve& roc, const std::vector<double>& targets, double tprStep,
+                                 double fprFactor) {
+  std::vector<RocPoint> points;
+  if (roc.signal <= 0 || roc.background <= 0) return points;
+  std::vector<std::uint8_t> keep(roc.tp.size(), 0);
+  for (double target : targets)
+    for (std::size_t k = 1; k < roc.tp.size(); ++k)
+      if (roc.tp[k] / roc.signal >= target) {
+        keep[k - 1] = keep[k] = 1;
+        break;
+      }
+  double lastTpr = -1, lastFpr = -1;
+  for (std::size_t k = 1; k < roc.tp.size(); ++k) {
+    const double tpr = roc.tp[k] / roc.signal, fpr = roc.fp[k] / roc.background;
+    const bool end = k + 1 == roc.tp.size();
+    if (!end && !keep[k] && tpr - lastTpr < tprStep && fpr <= lastFpr * fprFactor) continue;
+    points.push_back({tpr, fpr, roc.threshold[k - 1]});
+    lastTpr = tpr, lastFpr = fpr;
+  }
+  return points;
+}
 
 DiscriminantInput discriminantInput(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
-                                    int background, const std::vector<float>& weights) {
+                                    int background, const std::vector<float>& weights,
+                                    const std::vector<std::uint8_t>& selected) {
   DiscriminantInput in;
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i] != 2 && labels[i] != background) continue;
+    if ((labels[i] != 2 && labels[i] != background) || (!selected.empty() && !selected[i])) continue;
     const float tau = probabilities[i * 4 + 2], other = probabilities[i * 4 + background];
     in.score.push_back(tau + other > 0 ? tau / (tau + other) : 0.5f);
     in.signal.push_back(labels[i] == 2);
@@ -71,7 +107,6 @@ DiscriminantInput discriminantInput(const std::vector<float>& probabilities, con
   }
   return in;
 }
-}  // namespace
 
 RocCurve discriminantRoc(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
                          int background, const std::vector<float>& weights) {
@@ -83,9 +118,9 @@ DiscriminantSummary summarizeDiscriminants(const std::vector<float>& probabiliti
                                            const std::vector<std::int64_t>& labels, const std::vector<float>& weights) {
   DiscriminantSummary result;
   for (std::size_t d = 0; d < kBackgrounds.size(); ++d) {
-    const auto in = discriminantInput(probabilities, labels, kBackgrounds[d], weights);
-    result.auc[d] = rocAuc(in.score, in.signal, in.weight);
-    result.medium_fpr[d] = fprAtTpr(in.score, in.signal, kMediumTpr[d], in.weight);
+    const auto curve = discriminantRoc(probabilities, labels, kBackgrounds[d], weights);
+    result.auc[d] = rocAuc(curve);
+    result.medium_fpr[d] = pointAtTpr(curve, kMediumTpr[d]).fpr;
   }
   return result;
 }

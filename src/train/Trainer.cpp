@@ -90,22 +90,13 @@ EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const t
   return record;
 }
 
-/// ROC curves of D_e, D_mu, D_jet on the validation set, thinned for plotting: a point is kept
-/// when TPR moved by 0.002 or FPR by 2 % since the last kept one, so the low-FPR region
-/// keeps its resolution.
+/// ROC curves of D_e, D_mu, D_jet on the validation set, thinned for plotting.
 void writeRocCurves(const fs::path& path, const ValidationScores& s) {
   std::string csv = "discriminant,tpr,fpr,threshold\n";
   for (std::size_t d = 0; d < eval::kBackgrounds.size(); ++d) {
     const auto curve = eval::discriminantRoc(s.probabilities, s.labels, eval::kBackgrounds[d], s.weights);
-    if (curve.signal <= 0 || curve.background <= 0) continue;
-    double lastTpr = -1, lastFpr = -1;
-    for (std::size_t k = 1; k < curve.tp.size(); ++k) {
-      const double tpr = curve.tp[k] / curve.signal, fpr = curve.fp[k] / curve.background;
-      const bool end = k + 1 == curve.tp.size();
-      if (!end && tpr - lastTpr < 0.002 && fpr <= lastFpr * 1.02) continue;
-      csv += fmt::format("{},{:.6g},{:.6g},{:.6g}\n", eval::kDiscriminantNames[d], tpr, fpr, curve.threshold[k - 1]);
-      lastTpr = tpr, lastFpr = fpr;
-    }
+    for (const auto& p : eval::thinnedRoc(curve, {eval::kMediumTpr[d]}))
+      csv += fmt::format("{},{:.6g},{:.6g},{:.6g}\n", eval::kDiscriminantNames[d], p.tpr, p.fpr, p.threshold);
   }
   io::writeFileAtomic(path.string(), csv);
 }

@@ -42,7 +42,8 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_EQ(version.code, 0);
   EXPECT_NE(version.output.find("tautrain"), std::string::npos);
   for (const char* command :
-       {"generate", "inspect", "fit-scaler", "bench loader", "quickstart", "config", "train", "model-summary"})
+       {"generate", "inspect", "fit-scaler", "bench loader", "bench train", "quickstart", "config", "train",
+        "model-summary", "evaluate", "roc"})
     EXPECT_EQ(runTautrain(std::string(command) + " --help").code, 0) << command;
 }
 
@@ -139,4 +140,38 @@ TEST(Cli, BenchTrainComparesBatchingAndLayoutsInOneRun) {
   EXPECT_EQ(json["rows"][0]["batching"], "smart");
   EXPECT_EQ(json["rows"][3]["batching"], "random");
   EXPECT_GT(json["rows"][0]["padding_efficiency"].get<double>(), json["rows"][3]["padding_efficiency"].get<double>());
+}
+
+TEST(Cli, EvaluateScoresCheckpointsOnceThenRocReadsTheScoreFiles) {
+  tautrain::test::TempDir dir;
+  ASSERT_EQ(runTautrain("generate -o " + dir.file("data") + " -n 1600 --shard-size 400").code, 0);
+  ASSERT_EQ(runTautrain("generate -o " + dir.file("test") + " -n 800 --shard-size 400 --set generator.seed=2").code, 0);
+  const auto train = runTautrain("train -o " + dir.file("run") + " --set data.files=[" + dir.file("data") +
+                                 "] --set data.batch_size=100 --set train.max_epochs=2 --set model.d_model=8"
+                                 " --set model.heads=2 --set model.layers=1");
+  ASSERT_EQ(train.code, 0) << train.output;
+  std::ofstream(dir.file("list.txt")) << "# checkpoints\n" << dir.file("run") << "/checkpoints/epoch-001.pt\n";
+  const std::string evaluate = "evaluate --checkpoints " + dir.file("run") + "/best.pt @" + dir.file("list.txt") +
+                               " --data " + dir.file("test") + " -o " + dir.file("eval") + " --no-plots";
+  const auto first = runTautrain(evaluate);
+  ASSERT_EQ(first.code, 0) << first.output;
+  for (const char* file : {"scores/run-best.h5", "scores/run-epoch-001.h5", "evaluation.md", "wp.csv", "knee.csv",
+                           "roc.csv", "evaluation.json", "run-best/wp.csv", "run-epoch-001/evaluation.md"})
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir.file("eval")) / file)) << file;
+  const auto again = runTautrain(evaluate);
+  EXPECT_NE(again.output.find("reusing"), std::string::npos) << again.output;
+
+  const auto roc = runTautrain("roc --scores " + dir.file("eval") + "/scores -o " + dir.file("roc") +
+                               " --no-plots --set eval.pt_max=60");
+  ASSERT_EQ(roc.code, 0) << roc.output;
+  std::ifstream md(dir.file("roc") + "/evaluation.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(text.find("| D_jet | Medium | 0.7 |"), std::string::npos) << text;
+  EXPECT_NE(text.find("run-epoch-001"), std::string::npos) << text;
+
+  std::ofstream(dir.file("junk.h5")) << "junk";
+  expectFailure(runTautrain("roc --scores " + dir.file("junk.h5") + " -o " + dir.file("roc2")), 3, {"junk.h5"});
+  expectFailure(runTautrain("evaluate --checkpoints " + dir.file("nope.pt") + " --data " + dir.file("test") + " -o " +
+                            dir.file("e2")),
+                3, {"nope.pt"});
 }

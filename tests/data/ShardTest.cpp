@@ -216,9 +216,9 @@ TEST(ShardBadInput, CandidateOverTheHardTokenLimit) {
 }
 
 TEST(ShardBadInput, ShardPathPatternsThatMatchNothing) {
-  EXPECT_THROW(data::expandShardPaths({"/nonexistent/*.h5"}), DataError);
+  EXPECT_THROW(data::expandPaths({"/nonexistent/*.h5"}), DataError);
   TempDir dir;
   const auto paths = test::writeTinyShards(dir, 3, 4);
-  EXPECT_EQ(data::expandShardPaths({dir.path().string()}).size(), 3u);
-  EXPECT_EQ(data::expandShardPaths({dir.file("tiny-*.h5")}), paths);
+  EXPECT_EQ(data::expandPaths({dir.path().string()}).size(), 3u);
+  EXPECT_EQ(data::expandPaths({dir.file("tiny-*.h5")}), paths);
 }

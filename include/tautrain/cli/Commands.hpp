@@ -43,6 +43,7 @@ void addBenchCommand(CLI::App& app);
 void addQuickstartCommand(CLI::App& app);
 void addConfigCommand(CLI::App& app);
 void addTrainCommands(CLI::App& app);
+void addEvalCommands(CLI::App& app);
 
 /// Parses the command line and runs the command; returns the process exit code:
 /// 0 success, 1 runtime error, 2 bad configuration or usage, 3 bad input data.

@@ -5,6 +5,7 @@
 
 #include "tautrain/data/DataConfig.hpp"
 #include "tautrain/data/GeneratorConfig.hpp"
+#include "tautrain/eval/EvalConfig.hpp"
 #include "tautrain/model/ModelConfig.hpp"
 #include "tautrain/train/TrainConfig.hpp"
 
@@ -17,6 +18,7 @@ struct RunConfig {
   data::GeneratorConfig generator;
   model::ModelConfig model;
   train::TrainConfig train;
+  eval::EvalConfig eval;
 
   template <class V>
   void describe(V& v) {
@@ -26,6 +28,7 @@ struct RunConfig {
     v.section("generator", generator);
     v.section("model", model);
     v.section("train", train);
+    v.section("eval", eval);
   }
 };
 

@@ -100,8 +100,8 @@ class ShardReader {
   mutable std::atomic<std::int64_t> m_replaced{0};
 };
 
-/// Expands a list of files, directories (their *.h5) and glob patterns into sorted paths;
-/// a pattern that matches nothing is an error naming it.
-std::vector<std::string> expandShardPaths(const std::vector<std::string>& specs);
+/// Expands a list of files, directories (their files ending in `extension`) and glob patterns
+/// into sorted paths; a pattern that matches nothing is an error naming it.
+std::vector<std::string> expandPaths(const std::vector<std::string>& specs, const std::string& extension = ".h5");
 
 }  // namespace tautrain::data

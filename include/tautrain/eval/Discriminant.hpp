@@ -2,6 +2,7 @@
 // Discriminants D_alpha = y_tau / (y_tau + y_alpha) and their exact ROC AUC (REFERENCE.md §5).
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tautrain::eval {
@@ -24,6 +25,7 @@ RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_
 /// Tied scores count half (the trapezoid through the tied point). Sort-based: O(n log n).
 double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
               const std::vector<float>& weight = {});
+double rocAuc(const RocCurve& curve);
 
 /// False-positive rate at a target true-positive rate. The ROC's points are the thresholds
 /// between distinct scores, from high to low (tied scores form one point); between the two
@@ -31,12 +33,60 @@ double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& 
 double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal, double targetTpr,
                 const std::vector<float>& weight = {});
 
+/// One point of a ROC curve: cutting at score >= threshold gives tpr and fpr.
+struct RocPoint {
+  double tpr = 0, fpr = 0;
+  double threshold = 0;
+};
+
+/// The working point at a target TPR. The FPR is interpolated linearly in TPR between the two
+/// ROC points that bracket the target (the rule fprAtTpr documents); tpr is the target; the
+/// threshold is that of the upper bracketing point, the tightest cut whose TPR reaches the
+/// target. A target beyond every point's TPR gives FPR 1 and threshold -inf.
+RocPoint pointAtTpr(const RocCurve& curve, double targetTpr);
+
+/// Knee point: the ROC point farthest from the diagonal TPR = FPR, i.e. with the largest
+/// TPR - FPR; the tightest such point when several tie.
+RocPoint kneePoint(const RocCurve& curve);
+
+/// Points for plotting: a point is kept when TPR moved by `tprStep` or FPR grew by the
+/// factor `fprFactor` since the last kept one (so low FPRs keep their resolution), plus the
+/// end point and the two points that bracket each of `targets`, so every working point
+/// drawn on the thinned curve lies where the full curve puts it.
+std::vector<RocPoint> thinnedRoc(const RocCurve& curve, const std::vector<double>& targets = {}, double tprStep = 0.002,
+                                 double fprFactor = 1.02);
+
+/// Scores of D_alpha on taus and class `background` only, with their weights (empty when no
+/// weights are given). `selected`, when not empty, picks the candidates that take part.
+struct DiscriminantInput {
+  std::vector<float> score, weight;
+  std::vector<std::uint8_t> signal;
+};
+DiscriminantInput discriminantInput(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
+                                    int background, const std::vector<float>& weights = {},
+                                    const std::vector<std::uint8_t>& selected = {});
+
 /// ROC of D_alpha = y_tau / (y_tau + y_alpha) on taus and class `background` only.
 RocCurve discriminantRoc(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
                          int background, const std::vector<float>& weights = {});
 
 /// CMS "Medium" working points (REFERENCE.md §5) of D_e, D_mu, D_jet.
 inline constexpr std::array<double, 3> kMediumTpr = {0.90, 0.998, 0.70};
+
+/// The CMS DeepTau working points (REFERENCE.md §5): target TPR of D_e, D_mu, D_jet; 0 where
+/// a discriminant has no such point.
+struct WorkingPoint {
+  const char* name;
+  std::array<double, 3> tpr;
+};
+inline constexpr std::array<WorkingPoint, 8> kWorkingPoints{{{"VVTight", {0.60, 0, 0.40}},
+                                                             {"VTight", {0.70, 0, 0.50}},
+                                                             {"Tight", {0.80, 0.995, 0.60}},
+                                                             {"Medium", {0.90, 0.998, 0.70}},
+                                                             {"Loose", {0.95, 0.999, 0.80}},
+                                                             {"VLoose", {0.98, 0.9995, 0.90}},
+                                                             {"VVLoose", {0.99, 0, 0.95}},
+                                                             {"VVVLoose", {0.995, 0, 0.98}}}};
 
 struct DiscriminantSummary {
   std::array<double, 3> auc{};         ///< D_e, D_mu, D_jet

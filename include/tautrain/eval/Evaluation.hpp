@@ -1,0 +1,37 @@
+#pragma once
+// Working-point and knee tables and ROC curves of D_e, D_mu, D_jet per model and selection
+// (REFERENCE.md §5), and the files they are written to.
+#include <string>
+#include <vector>
+
+#include "tautrain/eval/Discriminant.hpp"
+#include "tautrain/eval/EvalConfig.hpp"
+#include "tautrain/eval/Scores.hpp"
+
+namespace tautrain::eval {
+
+/// One discriminant of one model on one selection.
+struct DiscriminantResult {
+  std::string model, selection, discriminant;
+  double signal = 0, background = 0;  ///< weighted counts
+  double auc = 0;
+  RocPoint knee;
+  std::vector<std::pair<std::string, RocPoint>> working_points;  ///< (name, point)
+  std::vector<RocPoint> curve;                                   ///< thinned, exact at every WP
+};
+
+/// Selections: "window" (pT in [pt_min, pt_max], |eta| below abs_eta_max when set), then
+/// "DM<k>" for each of config.decay_modes: taus of that generator decay mode against every
+/// background candidate in the window.
+std::vector<DiscriminantResult> evaluate(const ScoreTable& scores, const EvalConfig& config);
+
+/// Writes wp.csv, knee.csv, roc.csv, evaluation.json and evaluation.md into `directory`
+/// (created); the Markdown puts the models side by side, one FPR column each.
+void writeEvaluation(const std::string& directory, const std::vector<DiscriminantResult>& results);
+
+/// ROC plots of the "window" selection through gnuplot, one per discriminant (PNG and PDF):
+/// log FPR over TPR, every model overlaid, WPs as dashed lines, knee points as circles.
+/// Without gnuplot, warns and returns false; the tables do not depend on it.
+bool plotRocCurves(const std::string& directory, const std::vector<DiscriminantResult>& results);
+
+}  // namespace tautrain::eval
