@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <numeric>
 
 #include "tautrain/core/Error.hpp"
 
@@ -13,17 +12,22 @@ RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_
   const std::size_t n = score.size();
   TAUTRAIN_CHECK(isSignal.size() == n && (weight.empty() || weight.size() == n), Error, "ROC: ", n, " scores, ",
                  isSignal.size(), " labels and ", weight.size(), " weights");
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score[a] > score[b]; });
+  // Sorting the values themselves, not indices into them, keeps the sort in cache.
+  struct Entry {
+    float score, weight;
+    bool signal;
+  };
+  std::vector<Entry> entries(n);
+  for (std::size_t i = 0; i < n; ++i) entries[i] = {score[i], weight.empty() ? 1.0f : weight[i], isSignal[i] != 0};
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.score > b.score; });
   RocCurve roc;
   for (std::size_t i = 0; i < n;) {
     double tp = roc.tp.back(), fp = roc.fp.back();
     std::size_t j = i;
-    for (; j < n && score[order[j]] == score[order[i]]; ++j) (isSignal[order[j]] ? tp : fp) += weight.empty() ? 1.0 : weight[order[j]];
+    for (; j < n && entries[j].score == entries[i].score; ++j) (entries[j].signal ? tp : fp) += entries[j].weight;
     roc.tp.push_back(tp);
     roc.fp.push_back(fp);
-    roc.threshold.push_back(score[order[i]]);
+    roc.threshold.push_back(entries[i].score);
     i = j;
   }
   roc.signal = roc.tp.back();

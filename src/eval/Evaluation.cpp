@@ -5,7 +5,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "tautrain/core/Log.hpp"
@@ -38,27 +41,48 @@ std::vector<Selection> selections(const ScoreTable& s, const EvalConfig& config)
 
 std::string fixed(double value) { return std::isfinite(value) ? fmt::format("{:.6g}", value) : "-inf"; }
 
+DiscriminantResult evaluateOne(const ScoreTable& scores, const EvalConfig& config, const Selection& selection,
+                               std::size_t d) {
+  const auto in = discriminantInput(scores.probabilities, scores.label, kBackgrounds[d], scores.weight, selection.selected);
+  const auto curve = rocCurve(in.score, in.signal, in.weight);
+  DiscriminantResult r;
+  r.model = scores.model, r.selection = selection.name, r.discriminant = kDiscriminantNames[d];
+  r.signal = curve.signal, r.background = curve.background;
+  r.auc = rocAuc(curve);
+  r.knee = kneePoint(curve);
+  std::vector<double> targets;
+  for (const auto& wp : kWorkingPoints)
+    if (wp.tpr[d] > 0) r.working_points.emplace_back(wp.name, pointAtTpr(curve, wp.tpr[d])), targets.push_back(wp.tpr[d]);
+  for (double t : config.extra_tpr)
+    r.working_points.emplace_back(fmt::format("TPR={:g}", t), pointAtTpr(curve, t)), targets.push_back(t);
+  r.curve = thinnedRoc(curve, targets);
+  return r;
+}
+
 }  // namespace
 
 std::vector<DiscriminantResult> evaluate(const ScoreTable& scores, const EvalConfig& config) {
-  std::vector<DiscriminantResult> results;
-  for (const auto& selection : selections(scores, config)) {
-    for (std::size_t d = 0; d < kBackgrounds.size(); ++d) {
-      const auto in =
-          discriminantInput(scores.probabilities, scores.label, kBackgrounds[d], scores.weight, selection.selected);
-      const auto curve = rocCurve(in.score, in.signal, in.weight);
-      DiscriminantResult r{scores.model, selection.name, kDiscriminantNames[d], curve.signal, curve.background};
-      r.auc = rocAuc(curve);
-      r.knee = kneePoint(curve);
-      std::vector<double> targets;
-      for (const auto& wp : kWorkingPoints)
-        if (wp.tpr[d] > 0) r.working_points.emplace_back(wp.name, pointAtTpr(curve, wp.tpr[d])), targets.push_back(wp.tpr[d]);
-      for (double t : config.extra_tpr)
-        r.working_points.emplace_back(fmt::format("TPR={:g}", t), pointAtTpr(curve, t)), targets.push_back(t);
-      r.curve = thinnedRoc(curve, targets);
-      results.push_back(std::move(r));
+  const auto chosen = selections(scores, config);
+  const std::size_t tasks = chosen.size() * kBackgrounds.size();
+  std::vector<DiscriminantResult> results(tasks);
+  // Each ROC is an independent sort; spread them over the cores.
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failureMutex;
+  const auto work = [&] {
+    for (std::size_t t; (t = next++) < tasks;) {
+      try {
+        results[t] = evaluateOne(scores, config, chosen[t / kBackgrounds.size()], t % kBackgrounds.size());
+      } catch (...) {
+        std::lock_guard lock(failureMutex);
+        failure = std::current_exception();
+      }
     }
-  }
+  };
+  std::vector<std::thread> threads(std::min<std::size_t>(tasks, std::max(1u, std::thread::hardware_concurrency())));
+  for (auto& thread : threads) thread = std::thread(work);
+  for (auto& thread : threads) thread.join();
+  if (failure) std::rethrow_exception(failure);
   return results;
 }
 
