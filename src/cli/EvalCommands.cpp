@@ -1,3 +1,4 @@
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -7,6 +8,8 @@
 #include "tautrain/core/Log.hpp"
 #include "tautrain/data/Shard.hpp"
 #include "tautrain/eval/Evaluation.hpp"
+#include "tautrain/eval/PowerLaw.hpp"
+#include "tautrain/io/Json.hpp"
 #include "tautrain/train/Scoring.hpp"
 
 namespace tautrain::cli {
@@ -14,6 +17,11 @@ namespace tautrain::cli {
 namespace fs = std::filesystem;
 
 namespace {
+
+struct FitOptions {
+  std::string input, out;
+  bool plots = true;
+};
 
 struct EvaluateOptions {
   ConfigOptions config;
@@ -105,6 +113,34 @@ void addEvalCommands(CLI::App& app) {
     std::vector<eval::ScoreTable> tables;
     for (const auto& file : data::expandPaths(rocOptions->scores)) tables.push_back(eval::readScores(file));
     report(*rocOptions, tables);
+  });
+
+  auto* fit = app.add_subcommand("fit", "Fits to evaluation results");
+  fit->require_subcommand(1);
+  auto* powerLaw = fit->add_subcommand("power-law", "Fit y(N) = A N^-alpha + c (c >= 0) to every series of a CSV");
+  auto fitOptions = std::make_shared<FitOptions>();
+  powerLaw->add_option("--input", fitOptions->input, "CSV: column n, then one column per series")
+      ->required()
+      ->check(CLI::ExistingFile);
+  powerLaw->add_option("--out", fitOptions->out, "write PREFIX.csv, PREFIX.json and plots (default: CSV to stdout)");
+  powerLaw->add_flag("!--no-plots", fitOptions->plots, "skip the gnuplot plot");
+  powerLaw->callback([fitOptions] {
+    const auto fits = eval::fitPowerLawCsv(fitOptions->input);
+    const auto csv = eval::powerLawCsv(fits);
+    if (fitOptions->out.empty()) {
+      std::cout << csv;
+      return;
+    }
+    io::writeFileAtomic(fitOptions->out + ".csv", csv);
+    nlohmann::json json = nlohmann::json::array();
+    const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+    for (const auto& f : fits)
+      json.push_back({{"series", f.series}, {"A", f.A}, {"A_err", number(f.A_err)}, {"alpha", f.alpha},
+                      {"alpha_err", number(f.alpha_err)}, {"c", f.c}, {"c_err", number(f.c_err)}, {"chi2", f.chi2},
+                      {"ndf", f.ndf}});
+    io::writeJson(fitOptions->out + ".json", json);
+    if (fitOptions->plots) eval::plotPowerLaws(fitOptions->out, fits);
+    std::cout << csv;
   });
 }
 

@@ -43,7 +43,7 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(version.output.find("tautrain"), std::string::npos);
   for (const char* command :
        {"generate", "inspect", "fit-scaler", "bench loader", "bench train", "quickstart", "config", "train",
-        "model-summary", "evaluate", "roc"})
+        "model-summary", "evaluate", "roc", "fit power-law", "bench roc"})
     EXPECT_EQ(runTautrain(std::string(command) + " --help").code, 0) << command;
 }
 
@@ -174,4 +174,15 @@ TEST(Cli, EvaluateScoresCheckpointsOnceThenRocReadsTheScoreFiles) {
   expectFailure(runTautrain("evaluate --checkpoints " + dir.file("nope.pt") + " --data " + dir.file("test") + " -o " +
                             dir.file("e2")),
                 3, {"nope.pt"});
+}
+
+TEST(Cli, FitPowerLawPrintsOneRowPerSeries) {
+  tautrain::test::TempDir dir;
+  std::ofstream(dir.file("points.csv")) << "n,a,b\n1000,0.30,0.2\n2000,0.21,0.13\n4000,0.15,0.09\n8000,0.11,0.07\n";
+  const auto r = runTautrain("fit power-law --input " + dir.file("points.csv"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("series,A,A_err,alpha,alpha_err,c,c_err,chi2,ndf\na,"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nb,"), std::string::npos) << r.output;
+  std::ofstream(dir.file("bad.csv")) << "x,a\n1,2\n";
+  expectFailure(runTautrain("fit power-law --input " + dir.file("bad.csv")), 3, {"bad.csv:1"});
 }

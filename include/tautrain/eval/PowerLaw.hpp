@@ -1,0 +1,36 @@
+#pragma once
+// Data-scaling fits y(N) = A * N^(-alpha) + c with c >= 0 (REFERENCE.md §5).
+#include <string>
+#include <vector>
+
+namespace tautrain::eval {
+
+struct PowerLawFit {
+  std::string series;
+  double A = 0, A_err = 0;
+  double alpha = 0, alpha_err = 0;
+  double c = 0, c_err = 0;
+  double chi2 = 0;  ///< sum of squared residuals (the points carry no errors)
+  int ndf = 0;      ///< points - 3
+  std::vector<double> n, y;  ///< the points fitted
+};
+
+/// Least squares with c >= 0, found globally: for fixed alpha the model is linear in (A, c),
+/// solved exactly (with c clamped to 0 when it would be negative), which leaves a 1-D problem
+/// in alpha, scanned on a grid over [0, 5] and refined by golden-section search around the
+/// best grid point. Uncertainties: the covariance (J^T J)^-1 at the solution scaled by
+/// chi2 / ndf (the convention of scipy's curve_fit); NaN when ndf < 1.
+PowerLawFit fitPowerLaw(const std::vector<double>& n, const std::vector<double>& y, const std::string& series = "");
+
+/// Reads a CSV whose first column is `n` and each further column a series (empty cells are
+/// skipped) and fits every series. Errors name the file and line.
+std::vector<PowerLawFit> fitPowerLawCsv(const std::string& path);
+
+/// Points and fitted curves on log-log axes through gnuplot (PREFIX.png, PREFIX.pdf); warns
+/// and returns false without gnuplot.
+bool plotPowerLaws(const std::string& prefix, const std::vector<PowerLawFit>& fits);
+
+/// CSV with a header `series,A,A_err,alpha,alpha_err,c,c_err,chi2,ndf` and a row per fit.
+std::string powerLawCsv(const std::vector<PowerLawFit>& fits);
+
+}  // namespace tautrain::eval

@@ -1,0 +1,162 @@
+#include "tautrain/eval/PowerLaw.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "tautrain/core/Error.hpp"
+#include "tautrain/core/Log.hpp"
+#include "tautrain/io/Json.hpp"
+
+namespace tautrain::eval {
+
+namespace {
+
+struct Linear {
+  double A = 0, c = 0, sse = 0;
+};
+
+/// Best (A, c >= 0) for a fixed alpha.
+Linear solveLinear(const std::vector<double>& n, const std::vector<double>& y, double alpha) {
+  const auto m = static_cast<Eigen::Index>(n.size());
+  Eigen::MatrixXd X(m, 2);
+  Eigen::VectorXd Y(m);
+  for (Eigen::Index i = 0; i < m; ++i) X(i, 0) = std::pow(n[i], -alpha), X(i, 1) = 1, Y(i) = y[i];
+  Linear best;
+  const Eigen::Vector2d free = X.colPivHouseholderQr().solve(Y);
+  if (free(1) >= 0) {
+    best.A = free(0), best.c = free(1);
+  } else {
+    best.A = X.col(0).dot(Y) / X.col(0).squaredNorm();
+  }
+  best.sse = (X.col(0) * best.A + Eigen::VectorXd::Constant(m, best.c) - Y).squaredNorm();
+  return best;
+}
+
+}  // namespace
+
+PowerLawFit fitPowerLaw(const std::vector<double>& n, const std::vector<double>& y, const std::string& series) {
+  TAUTRAIN_CHECK(n.size() == y.size() && n.size() >= 3, DataError, "power-law fit of '", series,
+                 "' needs at least 3 points, got ", n.size());
+  for (double v : n) TAUTRAIN_CHECK(v > 0, DataError, "power-law fit of '", series, "': n must be positive, got ", v);
+  const auto sse = [&](double alpha) { return solveLinear(n, y, alpha).sse; };
+  // Grid scan, then golden section in the cells around the best grid point.
+  constexpr int kGrid = 500;
+  constexpr double kMaxAlpha = 5.0;
+  int bestIndex = 0;
+  double bestSse = std::numeric_limits<double>::infinity();
+  for (int k = 0; k <= kGrid; ++k)
+    if (const double s = sse(kMaxAlpha * k / kGrid); s < bestSse) bestSse = s, bestIndex = k;
+  double lo = kMaxAlpha * std::max(0, bestIndex - 1) / kGrid, hi = kMaxAlpha * std::min(kGrid, bestIndex + 1) / kGrid;
+  const double ratio = (std::sqrt(5.0) - 1) / 2;
+  double a = hi - ratio * (hi - lo), b = lo + ratio * (hi - lo);
+  double fa = sse(a), fb = sse(b);
+  for (int iteration = 0; iteration < 100 && hi - lo > 1e-12; ++iteration) {
+    if (fa < fb) hi = b, b = a, fb = fa, a = hi - ratio * (hi - lo), fa = sse(a);
+    else lo = a, a = b, fa = fb, b = lo + ratio * (hi - lo), fb = sse(b);
+  }
+  PowerLawFit fit;
+  fit.series = series;
+  fit.alpha = (lo + hi) / 2;
+  const auto linear = solveLinear(n, y, fit.alpha);
+  fit.A = linear.A, fit.c = linear.c, fit.chi2 = linear.sse;
+  fit.ndf = static_cast<int>(n.size()) - 3;
+  fit.n = n, fit.y = y;
+
+  const auto m = static_cast<Eigen::Index>(n.size());
+  Eigen::MatrixXd J(m, 3);
+  for (Eigen::Index i = 0; i < m; ++i) {
+    const double power = std::pow(n[i], -fit.alpha);
+    J(i, 0) = power, J(i, 1) = -fit.A * std::log(n[i]) * power, J(i, 2) = 1;
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (fit.ndf < 1) {
+    fit.A_err = fit.alpha_err = fit.c_err = nan;
+    return fit;
+  }
+  const Eigen::Matrix3d covariance = (J.transpose() * J).inverse() * (fit.chi2 / fit.ndf);
+  fit.A_err = std::sqrt(covariance(0, 0)), fit.alpha_err = std::sqrt(covariance(1, 1)), fit.c_err = std::sqrt(covariance(2, 2));
+  return fit;
+}
+
+std::vector<PowerLawFit> fitPowerLawCsv(const std::string& path) {
+  std::ifstream in(path);
+  TAUTRAIN_CHECK(in, DataError, path, ": cannot read");
+  const auto split = [](const std::string& line) {
+    std::vector<std::string> cells;
+    std::stringstream stream(line);
+    for (std::string cell; std::getline(stream, cell, ',');) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.emplace_back();
+    return cells;
+  };
+  std::string line;
+  TAUTRAIN_CHECK(std::getline(in, line), DataError, path, ": empty file");
+  const auto header = split(line);
+  TAUTRAIN_CHECK(header.size() >= 2 && header[0] == "n", DataError, path,
+                 ":1: the header must be n followed by one column per series, got '", line, "'");
+  std::vector<std::vector<double>> ns(header.size()), ys(header.size());
+  for (int lineNumber = 2; std::getline(in, line); ++lineNumber) {
+    if (line.empty()) continue;
+    const auto cells = split(line);
+    TAUTRAIN_CHECK(cells.size() == header.size(), DataError, path, ":", lineNumber, ": ", cells.size(),
+                   " cells, the header has ", header.size());
+    const auto number = [&](const std::string& cell) {
+      try {
+        std::size_t used = 0;
+        const double value = std::stod(cell, &used);
+        if (used == cell.size()) return value;
+      } catch (const std::exception&) {
+      }
+      throw DataError(fmt::format("{}:{}: '{}' is not a number", path, lineNumber, cell));
+    };
+    const double n = number(cells[0]);
+    for (std::size_t s = 1; s < cells.size(); ++s)
+      if (!cells[s].empty()) ns[s].push_back(n), ys[s].push_back(number(cells[s]));
+  }
+  std::vector<PowerLawFit> fits;
+  for (std::size_t s = 1; s < header.size(); ++s) fits.push_back(fitPowerLaw(ns[s], ys[s], header[s]));
+  return fits;
+}
+
+bool plotPowerLaws(const std::string& prefix, const std::vector<PowerLawFit>& fits) {
+  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
+    log::get("eval")->warn("gnuplot not found: no plot of the fits");
+    return false;
+  }
+  std::string data, plots;
+  for (std::size_t s = 0; s < fits.size(); ++s) {
+    const auto& f = fits[s];
+    for (std::size_t i = 0; i < f.n.size(); ++i) data += fmt::format("{:.10g} {:.10g}\n", f.n[i], f.y[i]);
+    data += "\n\n";
+    plots += fmt::format("{}'{}.dat' index {} using 1:2 with points pt 7 lc {} title '{}' noenhanced, "
+                         "{:.10g} * x**(-{:.10g}) + {:.10g} with lines lc {} notitle",
+                         s == 0 ? "" : ", ", prefix, s, s + 1, f.series, f.A, f.alpha, f.c, s + 1);
+  }
+  io::writeFileAtomic(prefix + ".dat", data);
+  io::writeFileAtomic(prefix + ".gp",
+                      fmt::format("set logscale xy\nset xlabel 'training candidates N'\nset ylabel 'y'\n"
+                                  "set title 'y = A N^{{-alpha}} + c'\nset key outside right\nset grid\n"
+                                  "set terminal pngcairo size 1000,650\nset output '{0}.png'\nplot {1}\n"
+                                  "set terminal pdfcairo size 7in,4.5in\nset output '{0}.pdf'\nreplot\n",
+                                  prefix, plots));
+  if (std::system(fmt::format("gnuplot '{0}.gp' > '{0}.log' 2>&1", prefix).c_str()) != 0) {
+    log::get("eval")->warn("gnuplot failed on {}.gp; see {}.log", prefix, prefix);
+    return false;
+  }
+  return true;
+}
+
+std::string powerLawCsv(const std::vector<PowerLawFit>& fits) {
+  std::string csv = "series,A,A_err,alpha,alpha_err,c,c_err,chi2,ndf\n";
+  for (const auto& f : fits)
+    csv += fmt::format("{},{:.8g},{:.4g},{:.8g},{:.4g},{:.8g},{:.4g},{:.6g},{}\n", f.series, f.A, f.A_err, f.alpha,
+                       f.alpha_err, f.c, f.c_err, f.chi2, f.ndf);
+  return csv;
+}
+
+}  // namespace tautrain::eval

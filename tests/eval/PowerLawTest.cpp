@@ -1,0 +1,87 @@
+#include "tautrain/eval/PowerLaw.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "support/TestData.hpp"
+#include "tautrain/core/Error.hpp"
+#include "tautrain/core/Random.hpp"
+
+using namespace tautrain;
+using namespace tautrain::eval;
+
+namespace {
+
+void points(double A, double alpha, double c, double noise, std::uint64_t seed, std::vector<double>& n,
+            std::vector<double>& y) {
+  Rng rng(seed);
+  for (int k = 0; k < 10; ++k) {
+    n.push_back(1000.0 * std::pow(2.0, k));
+    y.push_back(A * std::pow(n.back(), -alpha) + c + noise * rng.normal());  // the same sigma everywhere
+  }
+}
+
+}  // namespace
+
+TEST(PowerLaw, RecoversExactParameters) {
+  std::vector<double> n, y;
+  points(3.0, 0.45, 0.002, 0, 1, n, y);
+  const auto fit = fitPowerLaw(n, y, "exact");
+  EXPECT_NEAR(fit.A, 3.0, 3e-5);
+  EXPECT_NEAR(fit.alpha, 0.45, 1e-6);
+  EXPECT_NEAR(fit.c, 0.002, 1e-8);
+  EXPECT_LT(fit.chi2, 1e-16);
+  EXPECT_EQ(fit.ndf, 7);
+}
+
+TEST(PowerLaw, RecoversNoisyParametersWithinTheirUncertainties) {
+  int inside = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    std::vector<double> n, y;
+    points(3.0, 0.45, 0.002, 2e-4, seed, n, y);
+    const auto fit = fitPowerLaw(n, y);
+    ASSERT_GT(fit.alpha_err, 0);
+    inside += std::abs(fit.alpha - 0.45) < 2 * fit.alpha_err;
+    EXPECT_NEAR(fit.alpha, 0.45, 0.1) << seed;
+    EXPECT_GE(fit.c, 0);
+  }
+  EXPECT_GE(inside, 16);  // ~95 % expected within 2 sigma
+}
+
+TEST(PowerLaw, KeepsTheOffsetNonNegative) {
+  std::vector<double> n, y;
+  points(2.0, 0.6, 0.0, 2e-4, 5, n, y);
+  for (auto& v : y) v -= 5e-4;  // the free optimum of c is then about -5e-4
+  const auto fit = fitPowerLaw(n, y);
+  EXPECT_EQ(fit.c, 0.0);
+  EXPECT_NEAR(fit.alpha, 0.6, 0.1);
+}
+
+TEST(PowerLaw, CsvSeriesAndBadInput) {
+  test::TempDir dir;
+  std::vector<double> n, y;
+  points(3.0, 0.45, 0.002, 0, 1, n, y);
+  {
+    std::ofstream csv(dir.file("points.csv"));
+    csv << "n,fpr_medium,other\n";
+    for (std::size_t i = 0; i < n.size(); ++i) csv << n[i] << "," << y[i] << "," << (i % 2 ? "" : "0.5") << "\n";
+  }
+  const auto fits = fitPowerLawCsv(dir.file("points.csv"));
+  ASSERT_EQ(fits.size(), 2u);
+  EXPECT_EQ(fits[0].series, "fpr_medium");
+  EXPECT_NEAR(fits[0].alpha, 0.45, 1e-4);  // the CSV rounds to 6 digits
+  EXPECT_EQ(fits[1].n.size(), 5u);         // empty cells skipped
+  EXPECT_EQ(powerLawCsv(fits).substr(0, 44), "series,A,A_err,alpha,alpha_err,c,c_err,chi2,");
+
+  std::ofstream(dir.file("bad.csv")) << "n,a\n1000,0.1\n2000,zero\n";
+  try {
+    fitPowerLawCsv(dir.file("bad.csv"));
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.csv:3"), std::string::npos) << e.what();
+  }
+  std::ofstream(dir.file("few.csv")) << "n,a\n1000,0.1\n2000,0.05\n";
+  EXPECT_THROW(fitPowerLawCsv(dir.file("few.csv")), DataError);
+}
