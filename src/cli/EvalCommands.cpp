@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +11,8 @@
 #include "tautrain/data/Shard.hpp"
 #include "tautrain/eval/Evaluation.hpp"
 #include "tautrain/eval/PowerLaw.hpp"
+#include "tautrain/eval/Studies.hpp"
+#include "tautrain/train/History.hpp"
 #include "tautrain/io/Json.hpp"
 #include "tautrain/train/Scoring.hpp"
 
@@ -26,6 +30,8 @@ struct FitOptions {
 struct EvaluateOptions {
   ConfigOptions config;
   std::vector<std::string> checkpoints, data, scores;
+  std::string run;
+  std::vector<int> patience{1, 3, 6, 10};
   std::string out = "evaluation";
   std::string device = "cpu";
   bool force = false;
@@ -54,6 +60,23 @@ std::string modelName(const fs::path& checkpoint) {
   if (parent.filename() == "checkpoints") parent = parent.parent_path();
   const auto run = parent.filename().string();
   return (run.empty() ? "" : run + "-") + checkpoint.stem().string();
+}
+
+/// Score files OUT/scores/NAME.h5 of (name, checkpoint) pairs, scored now or reused.
+std::vector<eval::ScoreTable> scoreAll(const EvaluateOptions& options,
+                                       const std::vector<std::pair<std::string, std::string>>& models) {
+  std::vector<eval::ScoreTable> tables;
+  fs::create_directories(fs::path(options.out) / "scores");
+  for (const auto& [name, checkpoint] : models) {
+    const auto file = (fs::path(options.out) / "scores" / (name + ".h5")).string();
+    if (options.force || !fs::exists(file)) {
+      eval::writeScores(file, train::scoreCheckpoint(checkpoint, options.data, options.device));
+    } else {
+      log::get("eval")->info("{}: reusing {} (--force scores again)", checkpoint, file);
+    }
+    tables.push_back(eval::readScores(file));
+  }
+  return tables;
 }
 
 void report(const EvaluateOptions& options, const std::vector<eval::ScoreTable>& tables) {
@@ -85,20 +108,9 @@ void addEvalCommands(CLI::App& app) {
   evaluate->add_flag("!--no-plots", options->plots, "skip the gnuplot plots");
   evaluate->callback([options] {
     prepareOutputDirectory(options->out, options->config.load(), "evaluate");
-    std::vector<eval::ScoreTable> tables;
-    fs::create_directories(fs::path(options->out) / "scores");
-    for (const auto& checkpoint : checkpointPaths(options->checkpoints)) {
-      const auto name = modelName(checkpoint);
-      const auto file = (fs::path(options->out) / "scores" / (name + ".h5")).string();
-      if (options->force || !fs::exists(file)) {
-        auto table = train::scoreCheckpoint(checkpoint, options->data, options->device);
-        eval::writeScores(file, table);
-      } else {
-        log::get("eval")->info("{}: reusing {} (--force scores again)", checkpoint, file);
-      }
-      tables.push_back(eval::readScores(file));
-    }
-    report(*options, tables);
+    std::vector<std::pair<std::string, std::string>> models;
+    for (const auto& checkpoint : checkpointPaths(options->checkpoints)) models.emplace_back(modelName(checkpoint), checkpoint);
+    report(*options, scoreAll(*options, models));
   });
 
   auto* roc = app.add_subcommand("roc", "ROC, WP and knee tables (and plots) from existing score files");
@@ -113,6 +125,63 @@ void addEvalCommands(CLI::App& app) {
     std::vector<eval::ScoreTable> tables;
     for (const auto& file : data::expandPaths(rocOptions->scores)) tables.push_back(eval::readScores(file));
     report(*rocOptions, tables);
+  });
+
+  auto* ensemble = app.add_subcommand("ensemble", "Mean, spread and 68 % band of FPR over TPR across runs' score files");
+  auto ensembleOptions = std::make_shared<EvaluateOptions>();
+  ensembleOptions->config.addTo(*ensemble);
+  ensemble->add_option("--scores", ensembleOptions->scores, "one score file per run: files, globs or directories")
+      ->required();
+  ensemble->add_option("-o,--out", ensembleOptions->out, "output directory")->capture_default_str();
+  ensemble->callback([ensembleOptions] {
+    prepareOutputDirectory(ensembleOptions->out, ensembleOptions->config.load(), "ensemble");
+    std::vector<eval::ScoreTable> runs;
+    for (const auto& file : data::expandPaths(ensembleOptions->scores)) runs.push_back(eval::readScores(file));
+    eval::writeEnsemble(ensembleOptions->out, eval::ensembleSpread(runs, ensembleOptions->config.load().eval),
+                        runs.size());
+    std::cout << "ensemble of " << runs.size() << " runs: " << ensembleOptions->out << "/ensemble-wp.md\n";
+  });
+
+  auto* patience = app.add_subcommand(
+      "patience", "Evaluate the epochs early stopping would have kept for each patience, from one run's checkpoints");
+  auto patienceOptions = std::make_shared<EvaluateOptions>();
+  patienceOptions->config.addTo(*patience);
+  patience->add_option("--run", patienceOptions->run, "run directory (history.json, checkpoints/epoch-NNN.pt)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  patience->add_option("--data", patienceOptions->data, "test shards: files, directories or globs")->required();
+  patience->add_option("--patience", patienceOptions->patience, "patience values")->capture_default_str();
+  patience->add_option("-o,--out", patienceOptions->out, "output directory")->capture_default_str();
+  patience->add_option("--device", patienceOptions->device, "cpu, cuda or cuda:K")->capture_default_str();
+  patience->add_flag("--force", patienceOptions->force, "score again even where a score file exists");
+  patience->add_flag("!--no-plots", patienceOptions->plots, "skip the gnuplot plots");
+  patience->callback([patienceOptions] {
+    const auto& options = *patienceOptions;
+    prepareOutputDirectory(options.out, options.config.load(), "patience");
+    const auto historyFile = (fs::path(options.run) / "history.json").string();
+    std::vector<double> validLoss;
+    for (const auto& record : train::historyFromJson(io::readJson(historyFile), historyFile))
+      validLoss.push_back(record.valid_loss);
+    std::vector<std::pair<std::string, std::string>> epochs;  // each kept epoch is scored once
+    std::vector<std::pair<int, std::size_t>> kept;             // (patience, index into epochs)
+    for (const int p : options.patience) {
+      const int epoch = eval::epochKeptWithPatience(validLoss, p);
+      const auto name = fmt::format("epoch-{:03d}", epoch);
+      const auto checkpoint = (fs::path(options.run) / "checkpoints" / (name + ".pt")).string();
+      TAUTRAIN_CHECK(fs::exists(checkpoint), DataError, checkpoint, ": patience ", p, " keeps epoch ", epoch,
+                     " but its checkpoint is gone (train.keep_checkpoints: 0 keeps every epoch)");
+      std::cout << "patience " << p << ": epoch " << epoch << "\n";
+      const auto found = std::find(epochs.begin(), epochs.end(), std::make_pair(name, checkpoint));
+      kept.emplace_back(p, static_cast<std::size_t>(found - epochs.begin()));
+      if (found == epochs.end()) epochs.emplace_back(name, checkpoint);
+    }
+    const auto scored = scoreAll(options, epochs);
+    std::vector<eval::ScoreTable> tables;
+    for (const auto& [p, index] : kept) {
+      tables.push_back(scored[index]);
+      tables.back().model = fmt::format("patience-{}-{}", p, epochs[index].first);
+    }
+    report(options, tables);
   });
 
   auto* fit = app.add_subcommand("fit", "Fits to evaluation results");

@@ -1,4 +1,5 @@
 #include "tautrain/eval/Evaluation.hpp"
+#include "tautrain/eval/Studies.hpp"
 
 #include <gtest/gtest.h>
 
@@ -170,4 +171,32 @@ TEST(Evaluation, ScoreFilesRoundTripAndTablesAreWritten) {
     EXPECT_NE(std::string(e.what()).find("badlabel.h5"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("label 7"), std::string::npos) << e.what();
   }
+}
+
+TEST(Studies, PatienceKeepsTheBestEpochBeforeStopping) {
+  // Losses by epoch 1..8: best at 2, a worse stretch, a new best at 6.
+  const std::vector<double> loss{1.0, 0.8, 0.85, 0.9, 0.82, 0.7, 0.75, 0.72};
+  EXPECT_EQ(epochKeptWithPatience(loss, 1), 2);   // stops at epoch 3
+  EXPECT_EQ(epochKeptWithPatience(loss, 3), 2);   // stops at epoch 5
+  EXPECT_EQ(epochKeptWithPatience(loss, 4), 6);   // epoch 6 improves before the 4th stalled epoch
+  EXPECT_EQ(epochKeptWithPatience(loss, 10), 6);  // never stops: best of all
+  EXPECT_THROW(epochKeptWithPatience(loss, 0), ConfigError);
+}
+
+TEST(Studies, EnsembleSpreadOfIdenticalAndShiftedRuns) {
+  auto a = smallTable();
+  EXPECT_THROW(ensembleSpread({a}, EvalConfig{}), DataError);
+  auto same = ensembleSpread({a, a, a}, EvalConfig{}, 5);
+  for (const auto& p : same) EXPECT_EQ(p.stddev, 0.0) << p.discriminant << " " << p.tpr;
+  // Second run: the jet now outscores one tau on D_jet, so at TPR 1 its FPR is 1 instead of 0.
+  auto b = a;
+  b.probabilities[4 * 4 + 2] = 0.65f, b.probabilities[4 * 4 + 3] = 0.05f;  // jet candidate: tau-like
+  const auto spread = ensembleSpread({a, b}, EvalConfig{}, 5);
+  const auto last = std::find_if(spread.begin(), spread.end(),
+                                 [](const EnsemblePoint& p) { return p.discriminant == "D_jet" && p.wp == "VVVLoose"; });
+  ASSERT_NE(last, spread.end());
+  EXPECT_DOUBLE_EQ(last->mean, 0.5);
+  EXPECT_NEAR(last->stddev, std::sqrt(0.5), 1e-12);
+  EXPECT_DOUBLE_EQ(last->low, 0.16);
+  EXPECT_DOUBLE_EQ(last->high, 0.84);
 }
