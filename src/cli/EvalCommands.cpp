@@ -24,8 +24,26 @@ namespace {
 
 struct FitOptions {
   std::string input, out;
+  std::vector<std::string> runs;
+  std::string selection = "window";
   bool plots = true;
 };
+
+/// Writes PREFIX.csv, PREFIX.json and the plot (or prints the CSV without a prefix).
+void writeFits(const FitOptions& options, const std::vector<eval::PowerLawFit>& fits) {
+  const auto csv = eval::powerLawCsv(fits);
+  std::cout << csv;
+  if (options.out.empty()) return;
+  io::writeFileAtomic(options.out + ".csv", csv);
+  nlohmann::json json = nlohmann::json::array();
+  const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  for (const auto& f : fits)
+    json.push_back({{"series", f.series}, {"A", f.A}, {"A_err", number(f.A_err)}, {"alpha", f.alpha},
+                    {"alpha_err", number(f.alpha_err)}, {"c", f.c}, {"c_err", number(f.c_err)}, {"chi2", f.chi2},
+                    {"ndf", f.ndf}});
+  io::writeJson(options.out + ".json", json);
+  if (options.plots) eval::plotPowerLaws(options.out, fits);
+}
 
 struct EvaluateOptions {
   ConfigOptions config;
@@ -193,23 +211,32 @@ void addEvalCommands(CLI::App& app) {
       ->check(CLI::ExistingFile);
   powerLaw->add_option("--out", fitOptions->out, "write PREFIX.csv, PREFIX.json and plots (default: CSV to stdout)");
   powerLaw->add_flag("!--no-plots", fitOptions->plots, "skip the gnuplot plot");
-  powerLaw->callback([fitOptions] {
-    const auto fits = eval::fitPowerLawCsv(fitOptions->input);
-    const auto csv = eval::powerLawCsv(fits);
-    if (fitOptions->out.empty()) {
-      std::cout << csv;
-      return;
+  powerLaw->callback([fitOptions] { writeFits(*fitOptions, eval::fitPowerLawCsv(fitOptions->input)); });
+
+  auto* scaling = fit->add_subcommand(
+      "data-scaling", "Power-law fits of every WP's FPR and the knee's 1-TPR and FPR over runs trained on N candidates");
+  auto scalingOptions = std::make_shared<FitOptions>();
+  scaling->add_option("--run", scalingOptions->runs, "N=DIR: a model's evaluation directory (OUT/<model>) per N")
+      ->required();
+  scaling->add_option("--selection", scalingOptions->selection, "which selection's rows")->capture_default_str();
+  scaling->add_option("--out", scalingOptions->out, "PREFIX: PREFIX-points.csv, PREFIX.csv, PREFIX.json, plots")
+      ->required();
+  scaling->add_flag("!--no-plots", scalingOptions->plots, "skip the gnuplot plot");
+  scaling->callback([scalingOptions] {
+    std::vector<std::pair<double, std::string>> runs;
+    for (const auto& spec : scalingOptions->runs) {
+      const auto eq = spec.find('=');
+      double n = 0;
+      try {
+        n = std::stod(spec.substr(0, eq));
+      } catch (const std::exception&) {
+      }
+      TAUTRAIN_CHECK_KEY(eq != std::string::npos && n > 0, "--run", "expects N=DIR with N > 0, got '", spec, "'");
+      runs.emplace_back(n, spec.substr(eq + 1));
     }
-    io::writeFileAtomic(fitOptions->out + ".csv", csv);
-    nlohmann::json json = nlohmann::json::array();
-    const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
-    for (const auto& f : fits)
-      json.push_back({{"series", f.series}, {"A", f.A}, {"A_err", number(f.A_err)}, {"alpha", f.alpha},
-                      {"alpha_err", number(f.alpha_err)}, {"c", f.c}, {"c_err", number(f.c_err)}, {"chi2", f.chi2},
-                      {"ndf", f.ndf}});
-    io::writeJson(fitOptions->out + ".json", json);
-    if (fitOptions->plots) eval::plotPowerLaws(fitOptions->out, fits);
-    std::cout << csv;
+    const auto points = scalingOptions->out + "-points.csv";
+    io::writeFileAtomic(points, eval::dataScalingPoints(runs, scalingOptions->selection));
+    writeFits(*scalingOptions, eval::fitPowerLawCsv(points));
   });
 }
 

@@ -3,14 +3,16 @@
 #include <fmt/format.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <map>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/io/Csv.hpp"
 #include "tautrain/io/Json.hpp"
 
 namespace tautrain::eval {
@@ -85,26 +87,11 @@ PowerLawFit fitPowerLaw(const std::vector<double>& n, const std::vector<double>&
 }
 
 std::vector<PowerLawFit> fitPowerLawCsv(const std::string& path) {
-  std::ifstream in(path);
-  TAUTRAIN_CHECK(in, DataError, path, ": cannot read");
-  const auto split = [](const std::string& line) {
-    std::vector<std::string> cells;
-    std::stringstream stream(line);
-    for (std::string cell; std::getline(stream, cell, ',');) cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.emplace_back();
-    return cells;
-  };
-  std::string line;
-  TAUTRAIN_CHECK(std::getline(in, line), DataError, path, ": empty file");
-  const auto header = split(line);
-  TAUTRAIN_CHECK(header.size() >= 2 && header[0] == "n", DataError, path,
-                 ":1: the header must be n followed by one column per series, got '", line, "'");
-  std::vector<std::vector<double>> ns(header.size()), ys(header.size());
-  for (int lineNumber = 2; std::getline(in, line); ++lineNumber) {
-    if (line.empty()) continue;
-    const auto cells = split(line);
-    TAUTRAIN_CHECK(cells.size() == header.size(), DataError, path, ":", lineNumber, ": ", cells.size(),
-                   " cells, the header has ", header.size());
+  const auto table = io::readCsv(path);
+  TAUTRAIN_CHECK(table.header.size() >= 2 && table.header[0] == "n", DataError, path,
+                 ":1: the header must be n followed by one column per series");
+  std::vector<std::vector<double>> ns(table.header.size()), ys(table.header.size());
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
     const auto number = [&](const std::string& cell) {
       try {
         std::size_t used = 0;
@@ -112,15 +99,61 @@ std::vector<PowerLawFit> fitPowerLawCsv(const std::string& path) {
         if (used == cell.size()) return value;
       } catch (const std::exception&) {
       }
-      throw DataError(fmt::format("{}:{}: '{}' is not a number", path, lineNumber, cell));
+      throw DataError(fmt::format("{}:{}: '{}' is not a number", path, table.lines[r], cell));
     };
+    const auto& cells = table.rows[r];
     const double n = number(cells[0]);
     for (std::size_t s = 1; s < cells.size(); ++s)
       if (!cells[s].empty()) ns[s].push_back(n), ys[s].push_back(number(cells[s]));
   }
   std::vector<PowerLawFit> fits;
-  for (std::size_t s = 1; s < header.size(); ++s) fits.push_back(fitPowerLaw(ns[s], ys[s], header[s]));
+  for (std::size_t s = 1; s < table.header.size(); ++s) fits.push_back(fitPowerLaw(ns[s], ys[s], table.header[s]));
   return fits;
+}
+
+std::string dataScalingPoints(const std::vector<std::pair<double, std::string>>& runs, const std::string& selection) {
+  std::vector<std::string> series;
+  std::vector<std::map<std::string, double>> values;
+  const auto add = [&](std::map<std::string, double>& row, const std::string& name, double value) {
+    if (std::find(series.begin(), series.end(), name) == series.end()) series.push_back(name);
+    row[name] = value;
+  };
+  for (const auto& [n, directory] : runs) {
+    std::map<std::string, double> row;
+    std::string model;
+    for (const char* file : {"wp.csv", "knee.csv"}) {
+      const auto table = io::readCsv((std::filesystem::path(directory) / file).string());
+      const auto modelColumn = table.column("model"), selectionColumn = table.column("selection"),
+                 discriminant = table.column("discriminant");
+      for (const auto& cells : table.rows) {
+        if (cells[selectionColumn] != selection) continue;
+        if (model.empty()) model = cells[modelColumn];
+        TAUTRAIN_CHECK(cells[modelColumn] == model, DataError, table.path, ": holds models '", model, "' and '",
+                       cells[modelColumn], "'; give one model's directory (OUT/<model>) per N");
+        const auto& d = cells[discriminant];
+        if (file[0] == 'w') {
+          add(row, d + " " + cells[table.column("wp")] + " FPR", std::stod(cells[table.column("fpr")]));
+        } else {
+          add(row, d + " knee 1-TPR", 1 - std::stod(cells[table.column("knee_tpr")]));
+          add(row, d + " knee FPR", std::stod(cells[table.column("knee_fpr")]));
+        }
+      }
+    }
+    TAUTRAIN_CHECK(!row.empty(), DataError, directory, ": no rows of selection '", selection, "'");
+    values.push_back(std::move(row));
+  }
+  std::string csv = "n";
+  for (const auto& name : series) csv += "," + name;
+  csv += "\n";
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    csv += fmt::format("{:g}", runs[r].first);
+    for (const auto& name : series) {
+      const auto found = values[r].find(name);
+      csv += found == values[r].end() ? "," : fmt::format(",{:.10g}", found->second);
+    }
+    csv += "\n";
+  }
+  return csv;
 }
 
 bool plotPowerLaws(const std::string& prefix, const std::vector<PowerLawFit>& fits) {

@@ -43,7 +43,8 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(version.output.find("tautrain"), std::string::npos);
   for (const char* command :
        {"generate", "inspect", "fit-scaler", "bench loader", "bench train", "quickstart", "config", "train",
-        "model-summary", "evaluate", "roc", "fit power-law", "bench roc"})
+        "model-summary", "evaluate", "roc", "ensemble", "patience", "fit power-law", "fit data-scaling",
+        "bench roc"})
     EXPECT_EQ(runTautrain(std::string(command) + " --help").code, 0) << command;
 }
 

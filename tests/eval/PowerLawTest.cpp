@@ -85,3 +85,33 @@ TEST(PowerLaw, CsvSeriesAndBadInput) {
   std::ofstream(dir.file("few.csv")) << "n,a\n1000,0.1\n2000,0.05\n";
   EXPECT_THROW(fitPowerLawCsv(dir.file("few.csv")), DataError);
 }
+
+TEST(PowerLaw, DataScalingFitsEveryWorkingPointAndTheKnee) {
+  test::TempDir dir;
+  std::vector<std::pair<double, std::string>> runs;
+  for (int k = 0; k < 5; ++k) {
+    const double n = 1000 * std::pow(4.0, k);
+    const auto run = dir.path() / ("n" + std::to_string(k));
+    std::filesystem::create_directories(run);
+    std::ofstream(run / "wp.csv") << "model,selection,discriminant,wp,target_tpr,fpr,threshold,signal,background\n"
+                                  << "m,window,D_jet,Medium,0.7," << 2 * std::pow(n, -0.5) + 0.001 << ",0.5,10,10\n"
+                                  << "m,DM0,D_jet,Medium,0.7,0.9,0.5,10,10\n";
+    std::ofstream(run / "knee.csv") << "model,selection,discriminant,auc,knee_tpr,knee_fpr,knee_threshold,signal,background\n"
+                                    << "m,window,D_jet,0.9," << 1 - 0.5 * std::pow(n, -0.3) << ","
+                                    << 0.3 * std::pow(n, -0.22) << ",0.4,10,10\n";
+    runs.emplace_back(n, run.string());
+  }
+  std::ofstream(dir.file("points.csv")) << dataScalingPoints(runs, "window");
+  const auto fits = fitPowerLawCsv(dir.file("points.csv"));
+  ASSERT_EQ(fits.size(), 3u);
+  EXPECT_EQ(fits[0].series, "D_jet Medium FPR");
+  EXPECT_NEAR(fits[0].alpha, 0.5, 1e-3);
+  EXPECT_NEAR(fits[0].c, 0.001, 1e-5);
+  EXPECT_EQ(fits[1].series, "D_jet knee 1-TPR");
+  EXPECT_NEAR(fits[1].alpha, 0.3, 1e-3);
+  EXPECT_EQ(fits[2].series, "D_jet knee FPR");
+  EXPECT_NEAR(fits[2].alpha, 0.22, 1e-3);
+
+  std::ofstream(dir.path() / "n0" / "wp.csv", std::ios::app) << "other,window,D_jet,Medium,0.7,0.1,0.5,10,10\n";
+  EXPECT_THROW(dataScalingPoints(runs, "window"), DataError);
+}

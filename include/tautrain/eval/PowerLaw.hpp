@@ -26,6 +26,11 @@ PowerLawFit fitPowerLaw(const std::vector<double>& n, const std::vector<double>&
 /// skipped) and fits every series. Errors name the file and line.
 std::vector<PowerLawFit> fitPowerLawCsv(const std::string& path);
 
+/// The points of a data-scaling study as a CSV for fitPowerLawCsv: for each (N, evaluation
+/// directory of one model), the FPR at every WP and the knee point's 1 - TPR and FPR of
+/// `selection`, one column per series ("D_jet Medium FPR", "D_jet knee 1-TPR", ...).
+std::string dataScalingPoints(const std::vector<std::pair<double, std::string>>& runs, const std::string& selection);
+
 /// Points and fitted curves on log-log axes through gnuplot (PREFIX.png, PREFIX.pdf); warns
 /// and returns false without gnuplot.
 bool plotPowerLaws(const std::string& prefix, const std::vector<PowerLawFit>& fits);
