@@ -48,7 +48,7 @@ void writeFits(const FitOptions& options, const std::vector<eval::PowerLawFit>& 
 struct EvaluateOptions {
   ConfigOptions config;
   std::vector<std::string> checkpoints, data, scores;
-  std::string run;
+  std::string run, reference;
   std::vector<int> patience{1, 3, 6, 10};
   std::string out = "evaluation";
   std::string device = "cpu";
@@ -106,7 +106,10 @@ void report(const EvaluateOptions& options, const std::vector<eval::ScoreTable>&
     all.insert(all.end(), results.begin(), results.end());
   }
   eval::writeEvaluation(options.out, all);
-  if (options.plots) eval::plotRocCurves(options.out, all);
+  if (options.plots) {
+    eval::plotRocCurves(options.out, all, options.reference);
+    for (const auto& table : tables) eval::plotScoreDistributions(options.out, table, config.eval);
+  }
   std::cout << "tables: " << (fs::path(options.out) / "evaluation.md").string() << " (also wp.csv, knee.csv, roc.csv, "
             << "evaluation.json; one subdirectory per model)\n";
 }
@@ -124,6 +127,7 @@ void addEvalCommands(CLI::App& app) {
   evaluate->add_option("--device", options->device, "cpu, cuda or cuda:K")->capture_default_str();
   evaluate->add_flag("--force", options->force, "score again even where a score file exists");
   evaluate->add_flag("!--no-plots", options->plots, "skip the gnuplot plots");
+  evaluate->add_option("--reference", options->reference, "model whose FPR the others are divided by in a ratio panel");
   evaluate->callback([options] {
     prepareOutputDirectory(options->out, options->config.load(), "evaluate");
     std::vector<std::pair<std::string, std::string>> models;
@@ -138,6 +142,7 @@ void addEvalCommands(CLI::App& app) {
       ->required();
   roc->add_option("-o,--out", rocOptions->out, "output directory")->capture_default_str();
   roc->add_flag("!--no-plots", rocOptions->plots, "skip the gnuplot plots");
+  roc->add_option("--reference", rocOptions->reference, "model whose FPR the others are divided by in a ratio panel");
   roc->callback([rocOptions] {
     prepareOutputDirectory(rocOptions->out, rocOptions->config.load(), "roc");
     std::vector<eval::ScoreTable> tables;
@@ -173,6 +178,7 @@ void addEvalCommands(CLI::App& app) {
   patience->add_option("--device", patienceOptions->device, "cpu, cuda or cuda:K")->capture_default_str();
   patience->add_flag("--force", patienceOptions->force, "score again even where a score file exists");
   patience->add_flag("!--no-plots", patienceOptions->plots, "skip the gnuplot plots");
+  patience->add_option("--reference", patienceOptions->reference, "model whose FPR the others are divided by in a ratio panel");
   patience->callback([patienceOptions] {
     const auto& options = *patienceOptions;
     prepareOutputDirectory(options.out, options.config.load(), "patience");

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <atomic>
 #include <map>
@@ -12,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Error.hpp"
+#include "tautrain/io/Gnuplot.hpp"
 #include "tautrain/io/Json.hpp"
 
 namespace tautrain::eval {
@@ -160,55 +161,129 @@ void writeEvaluation(const std::string& directory, const std::vector<Discriminan
   io::writeFileAtomic((dir / "evaluation.md").string(), md);
 }
 
-bool plotRocCurves(const std::string& directory, const std::vector<DiscriminantResult>& results) {
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    log::get("eval")->warn("gnuplot not found: no plots, the tables are written anyway");
-    return false;
-  }
+namespace {
+
+/// FPR at `tpr` by linear interpolation along a thinned curve (plots only).
+double interpolateFpr(const std::vector<RocPoint>& curve, double tpr) {
+  const auto upper = std::lower_bound(curve.begin(), curve.end(), tpr,
+                                      [](const RocPoint& p, double t) { return p.tpr < t; });
+  if (upper == curve.end()) return curve.empty() ? 0 : curve.back().fpr;
+  if (upper == curve.begin() || upper->tpr == tpr) return upper->fpr;
+  const auto lower = upper - 1;
+  return lower->fpr + (tpr - lower->tpr) / (upper->tpr - lower->tpr) * (upper->fpr - lower->fpr);
+}
+
+const std::map<std::string, std::string>& backgroundNames() {
+  static const std::map<std::string, std::string> names{{"D_e", "electrons"}, {"D_mu", "muons"}, {"D_jet", "jets"}};
+  return names;
+}
+
+}  // namespace
+
+bool plotRocCurves(const std::string& directory, const std::vector<DiscriminantResult>& results,
+                   const std::string& reference) {
   const fs::path dir = fs::path(directory) / "plots";
   fs::create_directories(dir);
-  static const std::map<std::string, std::string> background{{"D_e", "electrons"}, {"D_mu", "muons"}, {"D_jet", "jets"}};
   bool ok = true;
   for (const char* discriminant : kDiscriminantNames) {
-    std::string data, knees, titles, arrows;
-    int blocks = 0;
-    for (const auto& r : results) {
-      if (r.selection != "window" || r.discriminant != discriminant) continue;
-      for (const auto& p : r.curve)
+    std::vector<const DiscriminantResult*> shown;
+    const DiscriminantResult* ref = nullptr;
+    for (const auto& r : results)
+      if (r.selection == "window" && r.discriminant == discriminant) {
+        shown.push_back(&r);
+        if (r.model == reference) ref = &r;
+      }
+    if (shown.empty()) continue;
+    TAUTRAIN_CHECK_KEY(reference.empty() || ref, "--reference", "no model named '", reference, "'");
+    std::string data, knees, ratios, titles, arrows;
+    for (const auto* r : shown) {
+      for (const auto& p : r->curve)
         if (p.fpr > 0) data += fmt::format("{:.8g} {:.8g}\n", p.tpr, p.fpr);
       data += "\n\n";
-      knees += fmt::format("{:.8g} {:.8g}\n\n\n", r.knee.tpr, r.knee.fpr);
-      titles += (titles.empty() ? "" : " ") + r.model;  // gnuplot's word() splits on spaces
-      if (blocks++ == 0)
-        for (const auto& [name, p] : r.working_points)
-          arrows += fmt::format("set arrow from {0:g}, graph 0 to {0:g}, graph 1 nohead dt 2 lc rgb '#999999'\n", p.tpr);
+      knees += fmt::format("{:.8g} {:.8g}\n\n\n", r->knee.tpr, r->knee.fpr);
+      titles += (titles.empty() ? "" : " ") + r->model;  // gnuplot's word() splits on spaces
+      if (ref) {
+        for (double tpr = 0.2; tpr <= 1.0; tpr += 0.004)
+          if (const double base = interpolateFpr(ref->curve, tpr); base > 0)
+            ratios += fmt::format("{:.6g} {:.6g}\n", tpr, interpolateFpr(r->curve, tpr) / base);
+        ratios += "\n\n";
+      }
     }
-    if (blocks == 0) continue;
+    for (const auto& [name, p] : shown.front()->working_points)
+      arrows += fmt::format("set arrow from {0:g}, graph 0 to {0:g}, graph 1 nohead dt 2 lc rgb '#999999'\n", p.tpr);
     const auto stem = (dir / (std::string("roc-") + discriminant)).string();
     io::writeFileAtomic(stem + ".dat", data);
     io::writeFileAtomic(stem + "-knee.dat", knees);
-    const std::string script = fmt::format(
-        "titles = \"{titles}\"\n"
-        "set logscale y\nset format y '10^{{%T}}'\nset xlabel 'TPR (genuine tau_h)'\nset ylabel 'FPR ({bg})'\n"
-        "set title '{d}, pT window; dashed: working points, circles: knee points'\n"
-        "set key top left\nset grid\nset xrange [0:1]\n{arrows}"
-        "title(i) = word(titles, i)\n"
-        "do for [term in 'pngcairo pdfcairo'] {{\n"
-        "  if (term eq 'pngcairo') {{ set terminal pngcairo size 900,700; set output '{stem}.png' }}\n"
-        "  else {{ set terminal pdfcairo size 6in,4.7in; set output '{stem}.pdf' }}\n"
-        "  plot for [i=0:{last}] '{stem}.dat' index i using 1:2 with lines lw 2 lc i+1 title title(i+1) noenhanced, \\\n"
-        "       for [i=0:{last}] '{stem}-knee.dat' index i using 1:2 with points pt 6 ps 2 lc i+1 notitle\n"
-        "}}\n",
-        fmt::arg("titles", titles),
-        fmt::arg("bg", background.at(discriminant)), fmt::arg("d", std::string("D_{") + (discriminant + 2) + "}"), fmt::arg("arrows", arrows),
-        fmt::arg("stem", stem), fmt::arg("last", blocks - 1));
-    io::writeFileAtomic(stem + ".gp", script);
-    if (std::system(fmt::format("gnuplot '{}.gp' > '{}.log' 2>&1", stem, stem).c_str()) != 0) {
-      log::get("eval")->warn("gnuplot failed on {}.gp; see {}.log", stem, stem);
-      ok = false;
-    }
+    if (ref) io::writeFileAtomic(stem + "-ratio.dat", ratios);
+    const auto curves = fmt::format(
+        "plot for [i=0:{last}] '{stem}.dat' index i using 1:2 with lines lw 2 lc i+1 title title(i+1) noenhanced, \\\n"
+        "       for [i=0:{last}] '{stem}-knee.dat' index i using 1:2 with points pt 6 ps 2 lc i+1 notitle\n",
+        fmt::arg("stem", stem), fmt::arg("last", shown.size() - 1));
+    const auto panels =
+        ref ? fmt::format("  set multiplot\n  set origin 0,0.3; set size 1,0.7; set bmargin 0; set format x ''; unset xlabel\n"
+                          "  {curves}"
+                          "  set origin 0,0; set size 1,0.3; set tmargin 0; set bmargin 3.5; set format x '%g'\n"
+                          "  set xlabel 'TPR (genuine tau_h)'; unset logscale y; set format y '%g'; unset title\n"
+                          "  set ylabel 'FPR / {ref}' noenhanced; set autoscale y\n"
+                          "  plot for [i=0:{last}] '{stem}-ratio.dat' index i using 1:2 with lines lw 2 lc i+1 notitle\n"
+                          "  unset multiplot; set tmargin; set bmargin; set logscale y; set format y '10^{{%T}}'\n"
+                          "  set ylabel 'FPR ({bg})'\n",
+                          fmt::arg("curves", curves), fmt::arg("ref", reference), fmt::arg("stem", stem),
+                          fmt::arg("last", shown.size() - 1), fmt::arg("bg", backgroundNames().at(discriminant)))
+            : "  " + curves;
+    ok &= io::runGnuplot(
+        stem, fmt::format("titles = \"{titles}\"\ntitle(i) = word(titles, i)\n"
+                          "set logscale y\nset format y '10^{{%T}}'\nset xlabel 'TPR (genuine tau_h)'\n"
+                          "set ylabel 'FPR ({bg})'\nset title '{d}, pT window; dashed: working points, circles: knee "
+                          "points'\nset key top left\nset grid\nset xrange [0:1]\n{arrows}"
+                          "do for [term in 'pngcairo pdfcairo'] {{\n"
+                          "  if (term eq 'pngcairo') {{ set terminal pngcairo size 900,{h}; set output '{stem}.png' }}\n"
+                          "  else {{ set terminal pdfcairo size 6in,{hpdf}in; set output '{stem}.pdf' }}\n"
+                          "{panels}}}\n",
+                          fmt::arg("titles", titles), fmt::arg("bg", backgroundNames().at(discriminant)),
+                          fmt::arg("d", std::string("D_{") + (discriminant + 2) + "}"), fmt::arg("arrows", arrows),
+                          fmt::arg("stem", stem), fmt::arg("h", ref ? 900 : 700), fmt::arg("hpdf", ref ? 6 : 4.7),
+                          fmt::arg("panels", panels)));
   }
   return ok;
+}
+
+bool plotScoreDistributions(const std::string& directory, const ScoreTable& scores, const EvalConfig& config) {
+  const auto dir = fs::path(directory) / "plots";
+  fs::create_directories(dir);
+  constexpr int kBins = 50;
+  const auto window = selections(scores, EvalConfig{config.pt_min, config.pt_max, config.abs_eta_max, {}, {}}).front();
+  std::string data;
+  for (std::size_t d = 0; d < kBackgrounds.size(); ++d) {
+    const auto in = discriminantInput(scores.probabilities, scores.label, kBackgrounds[d], scores.weight, window.selected);
+    std::array<std::vector<double>, 2> histogram{std::vector<double>(kBins), std::vector<double>(kBins)};
+    std::array<double, 2> total{};
+    for (std::size_t i = 0; i < in.score.size(); ++i) {
+      const int bin = std::clamp(static_cast<int>(in.score[i] * kBins), 0, kBins - 1);
+      const double w = in.weight.empty() ? 1.0 : in.weight[i];
+      histogram[in.signal[i]][bin] += w, total[in.signal[i]] += w;
+    }
+    for (int b = 0; b < kBins; ++b)
+      data += fmt::format("{:.4f} {:.6g} {:.6g}\n", (b + 0.5) / kBins,
+                          total[1] > 0 ? histogram[1][b] / total[1] : 0, total[0] > 0 ? histogram[0][b] / total[0] : 0);
+    data += "\n\n";
+  }
+  const auto stem = (dir / ("scores-" + scores.model)).string();
+  io::writeFileAtomic(stem + ".dat", data);
+  std::string panels;
+  for (std::size_t d = 0; d < kBackgrounds.size(); ++d)
+    panels += fmt::format("  set title 'D_{{{0}}}'; plot '{1}.dat' index {2} using 1:2 with steps lw 2 title 'taus', "
+                          "'' index {2} using 1:3 with steps lw 2 title '{3}'\n",
+                          kDiscriminantNames[d] + 2, stem, d, backgroundNames().at(kDiscriminantNames[d]));
+  return io::runGnuplot(
+      stem, fmt::format("set logscale y\nset xlabel 'discriminant'\nset ylabel 'fraction per bin'\nset grid\n"
+                        "set key top center\nset xrange [0:1]\n"
+                        "do for [term in 'pngcairo pdfcairo'] {{\n"
+                        "  if (term eq 'pngcairo') {{ set terminal pngcairo size 1500,500; set output '{0}.png' }}\n"
+                        "  else {{ set terminal pdfcairo size 10in,3.4in; set output '{0}.pdf' }}\n"
+                        "  set multiplot layout 1,3 title '{1}: score distributions, pT window' noenhanced\n{2}"
+                        "  unset multiplot\n}}\n",
+                        stem, scores.model, panels));
 }
 
 }  // namespace tautrain::eval

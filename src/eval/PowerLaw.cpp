@@ -7,12 +7,11 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <cstdlib>
 #include <limits>
 
 #include "tautrain/core/Error.hpp"
-#include "tautrain/core/Log.hpp"
 #include "tautrain/io/Csv.hpp"
+#include "tautrain/io/Gnuplot.hpp"
 #include "tautrain/io/Json.hpp"
 
 namespace tautrain::eval {
@@ -157,10 +156,6 @@ std::string dataScalingPoints(const std::vector<std::pair<double, std::string>>&
 }
 
 bool plotPowerLaws(const std::string& prefix, const std::vector<PowerLawFit>& fits) {
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    log::get("eval")->warn("gnuplot not found: no plot of the fits");
-    return false;
-  }
   std::string data, plots;
   for (std::size_t s = 0; s < fits.size(); ++s) {
     const auto& f = fits[s];
@@ -171,17 +166,11 @@ bool plotPowerLaws(const std::string& prefix, const std::vector<PowerLawFit>& fi
                          s == 0 ? "" : ", ", prefix, s, s + 1, f.series, f.A, f.alpha, f.c, s + 1);
   }
   io::writeFileAtomic(prefix + ".dat", data);
-  io::writeFileAtomic(prefix + ".gp",
-                      fmt::format("set logscale xy\nset xlabel 'training candidates N'\nset ylabel 'y'\n"
-                                  "set title 'y = A N^{{-alpha}} + c'\nset key outside right\nset grid\n"
-                                  "set terminal pngcairo size 1000,650\nset output '{0}.png'\nplot {1}\n"
-                                  "set terminal pdfcairo size 7in,4.5in\nset output '{0}.pdf'\nreplot\n",
-                                  prefix, plots));
-  if (std::system(fmt::format("gnuplot '{0}.gp' > '{0}.log' 2>&1", prefix).c_str()) != 0) {
-    log::get("eval")->warn("gnuplot failed on {}.gp; see {}.log", prefix, prefix);
-    return false;
-  }
-  return true;
+  return io::runGnuplot(prefix, fmt::format("set logscale xy\nset xlabel 'training candidates N'\nset ylabel 'y'\n"
+                                            "set title 'y = A N^{{-alpha}} + c'\nset key outside right\nset grid\n"
+                                            "set terminal pngcairo size 1000,650\nset output '{0}.png'\nplot {1}\n"
+                                            "set terminal pdfcairo size 7in,4.5in\nset output '{0}.pdf'\nreplot\n",
+                                            prefix, plots));
 }
 
 std::string powerLawCsv(const std::vector<PowerLawFit>& fits) {

@@ -4,12 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 
 #include "tautrain/core/Error.hpp"
-#include "tautrain/core/Log.hpp"
 #include "tautrain/eval/Discriminant.hpp"
+#include "tautrain/io/Gnuplot.hpp"
 #include "tautrain/io/Json.hpp"
 
 namespace tautrain::eval {
@@ -84,10 +83,6 @@ void writeEnsemble(const std::string& directory, const std::vector<EnsemblePoint
   io::writeFileAtomic((fs::path(directory) / "ensemble.csv").string(), csv);
   io::writeFileAtomic((fs::path(directory) / "ensemble-wp.md").string(), md);
 
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    log::get("eval")->warn("gnuplot not found: no ensemble plots");
-    return;
-  }
   for (const char* discriminant : kDiscriminantNames) {
     std::string data;
     for (const auto& p : points)
@@ -95,17 +90,13 @@ void writeEnsemble(const std::string& directory, const std::vector<EnsemblePoint
         data += fmt::format("{:.6g} {:.6g} {:.6g} {:.6g}\n", p.tpr, p.mean, p.low, p.high);
     const auto stem = (fs::path(directory) / "plots" / (std::string("ensemble-") + discriminant)).string();
     io::writeFileAtomic(stem + ".dat", data);
-    io::writeFileAtomic(
-        stem + ".gp",
-        fmt::format("set logscale y\nset xlabel 'TPR (genuine tau_h)'\nset ylabel 'FPR'\nset grid\nset key top left\n"
-                    "set title '{0}: mean of {1} runs with 68 % band' noenhanced\n"
-                    "set terminal pngcairo size 900,650\nset output '{2}.png'\n"
-                    "plot '{2}.dat' using 1:3:4 with filledcurves fs transparent solid 0.3 lc 1 title '68 % band', "
-                    "'' using 1:2 with lines lw 2 lc 1 title 'mean'\n"
-                    "set terminal pdfcairo size 6in,4.3in\nset output '{2}.pdf'\nreplot\n",
-                    discriminant, runs, stem));
-    if (std::system(fmt::format("gnuplot '{0}.gp' > '{0}.log' 2>&1", stem).c_str()) != 0)
-      log::get("eval")->warn("gnuplot failed on {}.gp; see {}.log", stem, stem);
+    io::runGnuplot(stem, fmt::format("set logscale y\nset xlabel 'TPR (genuine tau_h)'\nset ylabel 'FPR'\nset grid\n"
+                                     "set key top left\nset title '{0}: mean of {1} runs with 68 % band' noenhanced\n"
+                                     "set terminal pngcairo size 900,650\nset output '{2}.png'\n"
+                                     "plot '{2}.dat' using 1:3:4 with filledcurves fs transparent solid 0.3 lc 1 "
+                                     "title '68 % band', '' using 1:2 with lines lw 2 lc 1 title 'mean'\n"
+                                     "set terminal pdfcairo size 6in,4.3in\nset output '{2}.pdf'\nreplot\n",
+                                     discriminant, runs, stem));
   }
 }
 

@@ -29,9 +29,15 @@ std::vector<DiscriminantResult> evaluate(const ScoreTable& scores, const EvalCon
 /// (created); the Markdown puts the models side by side, one FPR column each.
 void writeEvaluation(const std::string& directory, const std::vector<DiscriminantResult>& results);
 
-/// ROC plots of the "window" selection through gnuplot, one per discriminant (PNG and PDF):
-/// log FPR over TPR, every model overlaid, WPs as dashed lines, knee points as circles.
+/// ROC plots of the "window" selection through gnuplot into DIR/plots, one per discriminant
+/// (PNG and PDF): log FPR over TPR, every model overlaid, WPs as dashed lines, knee points as
+/// circles; with a `reference` model, a lower panel shows each FPR over the reference's.
 /// Without gnuplot, warns and returns false; the tables do not depend on it.
-bool plotRocCurves(const std::string& directory, const std::vector<DiscriminantResult>& results);
+bool plotRocCurves(const std::string& directory, const std::vector<DiscriminantResult>& results,
+                   const std::string& reference = "");
+
+/// Distributions of D_e, D_mu, D_jet for taus and for each background in the window, one
+/// three-panel plot per model (DIR/plots/scores-<model>.png|pdf).
+bool plotScoreDistributions(const std::string& directory, const ScoreTable& scores, const EvalConfig& config);
 
 }  // namespace tautrain::eval

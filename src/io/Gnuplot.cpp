@@ -1,0 +1,28 @@
+#include "tautrain/io/Gnuplot.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdlib>
+
+#include "tautrain/core/Log.hpp"
+#include "tautrain/io/Json.hpp"
+
+namespace tautrain::io {
+
+bool runGnuplot(const std::string& stem, const std::string& script) {
+  static const bool available = std::system("command -v gnuplot > /dev/null 2>&1") == 0;
+  static std::atomic<bool> warned{false};
+  if (!available) {
+    if (!warned.exchange(true)) log::get("plot")->warn("gnuplot not found: no plots; every table is written anyway");
+    return false;
+  }
+  writeFileAtomic(stem + ".gp", script);
+  if (std::system(fmt::format("gnuplot '{0}.gp' > '{0}.log' 2>&1", stem).c_str()) != 0) {
+    log::get("plot")->warn("gnuplot failed on {0}.gp; see {0}.log", stem);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace tautrain::io
