@@ -114,20 +114,26 @@ void report(const EvaluateOptions& options, const std::vector<eval::ScoreTable>&
             << "evaluation.json; one subdirectory per model)\n";
 }
 
+/// Options shared by the commands that score checkpoints (scoring) and write tables.
+void addReportOptions(CLI::App* command, EvaluateOptions& options, bool scoring) {
+  options.config.addTo(*command);
+  command->add_option("-o,--out", options.out, "output directory")->capture_default_str();
+  command->add_flag("!--no-plots", options.plots, "skip the gnuplot plots");
+  command->add_option("--reference", options.reference, "model whose FPR the others are divided by in a ratio panel");
+  if (!scoring) return;
+  command->add_option("--data", options.data, "test shards: files, directories or globs")->required();
+  command->add_option("--device", options.device, "cpu, cuda or cuda:K")->capture_default_str();
+  command->add_flag("--force", options.force, "score again even where a score file exists");
+}
+
 }  // namespace
 
 void addEvalCommands(CLI::App& app) {
   auto* evaluate = app.add_subcommand("evaluate", "Score checkpoints on test shards, then write ROC, WP and knee tables");
   auto options = std::make_shared<EvaluateOptions>();
-  options->config.addTo(*evaluate);
   evaluate->add_option("--checkpoints", options->checkpoints, "checkpoint files, globs, run directories or @LIST")
       ->required();
-  evaluate->add_option("--data", options->data, "test shards: files, directories or globs")->required();
-  evaluate->add_option("-o,--out", options->out, "output directory")->capture_default_str();
-  evaluate->add_option("--device", options->device, "cpu, cuda or cuda:K")->capture_default_str();
-  evaluate->add_flag("--force", options->force, "score again even where a score file exists");
-  evaluate->add_flag("!--no-plots", options->plots, "skip the gnuplot plots");
-  evaluate->add_option("--reference", options->reference, "model whose FPR the others are divided by in a ratio panel");
+  addReportOptions(evaluate, *options, true);
   evaluate->callback([options] {
     prepareOutputDirectory(options->out, options->config.load(), "evaluate");
     std::vector<std::pair<std::string, std::string>> models;
@@ -137,12 +143,9 @@ void addEvalCommands(CLI::App& app) {
 
   auto* roc = app.add_subcommand("roc", "ROC, WP and knee tables (and plots) from existing score files");
   auto rocOptions = std::make_shared<EvaluateOptions>();
-  rocOptions->config.addTo(*roc);
   roc->add_option("--scores", rocOptions->scores, "score files (HDF5, docs/data-format.md), globs or directories")
       ->required();
-  roc->add_option("-o,--out", rocOptions->out, "output directory")->capture_default_str();
-  roc->add_flag("!--no-plots", rocOptions->plots, "skip the gnuplot plots");
-  roc->add_option("--reference", rocOptions->reference, "model whose FPR the others are divided by in a ratio panel");
+  addReportOptions(roc, *rocOptions, false);
   roc->callback([rocOptions] {
     prepareOutputDirectory(rocOptions->out, rocOptions->config.load(), "roc");
     std::vector<eval::ScoreTable> tables;
@@ -168,17 +171,11 @@ void addEvalCommands(CLI::App& app) {
   auto* patience = app.add_subcommand(
       "patience", "Evaluate the epochs early stopping would have kept for each patience, from one run's checkpoints");
   auto patienceOptions = std::make_shared<EvaluateOptions>();
-  patienceOptions->config.addTo(*patience);
   patience->add_option("--run", patienceOptions->run, "run directory (history.json, checkpoints/epoch-NNN.pt)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  patience->add_option("--data", patienceOptions->data, "test shards: files, directories or globs")->required();
   patience->add_option("--patience", patienceOptions->patience, "patience values")->capture_default_str();
-  patience->add_option("-o,--out", patienceOptions->out, "output directory")->capture_default_str();
-  patience->add_option("--device", patienceOptions->device, "cpu, cuda or cuda:K")->capture_default_str();
-  patience->add_flag("--force", patienceOptions->force, "score again even where a score file exists");
-  patience->add_flag("!--no-plots", patienceOptions->plots, "skip the gnuplot plots");
-  patience->add_option("--reference", patienceOptions->reference, "model whose FPR the others are divided by in a ratio panel");
+  addReportOptions(patience, *patienceOptions, true);
   patience->callback([patienceOptions] {
     const auto& options = *patienceOptions;
     prepareOutputDirectory(options.out, options.config.load(), "patience");
