@@ -236,8 +236,12 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       state.candidates += batch.size;
       state.seconds += secondsSince(stepStart);
       ++state.step, ++state.global_step, ++stepsHere;
-      if (state.step % tc.log_every == 0)
-        logger->info("epoch {} step {}/{} loss {:.4f} lr {:.3g}", epoch, state.step, batches, value, lr);
+      if (state.step % tc.log_every == 0) {
+        const double perStep = state.seconds / static_cast<double>(state.step);
+        logger->info("epoch {} step {}/{} loss {:.4f} lr {:.3g}, {:.0f} candidates/s, epoch ETA {:.0f}s", epoch,
+                     state.step, batches, value, lr, static_cast<double>(state.candidates) / state.seconds,
+                     perStep * static_cast<double>(batches - state.step));
+      }
       progress.update(state.step - firstStep);
       const bool stepDue = tc.checkpoint_every_steps > 0 && state.global_step % tc.checkpoint_every_steps == 0;
       const bool timeDue =
