@@ -17,15 +17,16 @@ namespace {
 
 struct TrainOptions {
   RunOptions run;
-  std::string resume;
+  std::string resume, device;
 };
 
 /// The config stored in a run's last.pt, for --resume (--set may still change keys).
 config::RunConfig resumeConfig(const TrainOptions& options, const std::string& checkpoint) {
   TAUTRAIN_CHECK_KEY(options.run.config.files.empty(), "--resume",
                      "takes the config from the checkpoint; change keys with --set instead of --config");
-  auto config = config::parseRunConfig(train::readCheckpointState(checkpoint).config_yaml, checkpoint,
-                                       options.run.config.overrides);
+  auto overrides = options.run.config.overrides;
+  if (!options.device.empty()) overrides.push_back("train.device=" + options.device);
+  auto config = config::parseRunConfig(train::readCheckpointState(checkpoint).config_yaml, checkpoint, overrides);
   config.output = options.resume;
   return config;
 }
@@ -42,6 +43,7 @@ void addTrainCommands(CLI::App& app) {
   auto trainOptions = std::make_shared<TrainOptions>();
   trainOptions->run.config.addTo(*trainCommand);
   trainCommand->add_option("-o,--out", trainOptions->run.output, "run directory (output)");
+  trainCommand->add_option("--device", trainOptions->device, "cpu, cuda or cuda:K (shortcut for --set train.device=)");
   trainCommand->add_option("--resume", trainOptions->resume, "continue the run in this directory from its last.pt")
       ->check(CLI::ExistingDirectory);
   trainCommand->callback([trainOptions] {
@@ -55,6 +57,7 @@ void addTrainCommands(CLI::App& app) {
     } else {
       std::vector<std::string> extra;
       if (!options.run.output.empty()) extra.push_back("output=" + options.run.output);
+      if (!options.device.empty()) extra.push_back("train.device=" + options.device);
       config = options.run.config.load(extra);
       if (options.run.config.dump) {
         std::cout << config::dumpRunConfig(config);

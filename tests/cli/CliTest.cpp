@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <torch/cuda.h>
 
 #include "support/TestData.hpp"
 #include "tautrain/train/Checkpoint.hpp"
@@ -72,6 +73,8 @@ TEST(Cli, BadConfigKeyTypeAndValueExitWithTwoAndNameTheKey) {
   expectFailure(runTautrain("generate --set generator.eta_max=-1"), 2, {"generator.eta_max"});
   expectFailure(runTautrain("--log-level chatty config"), 2, {"chatty"});
   expectFailure(runTautrain("no-such-command"), 2, {});
+  if (!torch::cuda::is_available())  // a CPU build or machine refuses CUDA, naming the key
+    expectFailure(runTautrain("train --device cuda -o " + dir.file("run")), 2, {"train.device", "no CUDA"});
 }
 
 TEST(Cli, BadDataExitsWithThreeAndNamesTheFile) {

@@ -164,3 +164,27 @@ TEST(Trainer, UnreadableCheckpointIsADataErrorNamingTheFile) {
   }
   EXPECT_THROW(train::readCheckpointState(dir.file("missing.pt")), DataError);
 }
+
+TEST(Trainer, NonFiniteLossStopsWithEpochStepAndBatchAndKeepsTheLastCheckpoint) {
+  test::TempDir dir;
+  auto config = tinyRun(dir, "run", {"train.max_epochs=1", "train.lr_schedule=constant", "train.warmup_steps=0"});
+  data::SyntheticGenerator(data::FeatureSchema::builtin(), config.generator).writeShards();
+  train::runTraining(config);
+  const auto checkpoint = dir.file("run") + "/last.pt";
+  // Resumed with an absurd learning rate, the weights blow up within a few steps.
+  auto resumed = config::parseRunConfig(train::readCheckpointState(checkpoint).config_yaml, checkpoint,
+                                        {"train.max_epochs=3", "train.learning_rate=1e30"});
+  resumed.output = dir.file("run");
+  try {
+    train::runTraining(resumed, checkpoint);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("loss is"), std::string::npos) << message;
+    EXPECT_NE(message.find("epoch 2, step"), std::string::npos) << message;
+    EXPECT_NE(message.find("(batch "), std::string::npos) << message;
+  }
+  const auto state = train::readCheckpointState(checkpoint);
+  EXPECT_EQ(state.epoch, 1);
+  EXPECT_TRUE(state.epoch_complete);
+}
