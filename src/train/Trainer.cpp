@@ -131,6 +131,9 @@ TrainResult resultOf(const TrainingState& state) {
 }  // namespace
 
 TrainResult runTraining(const config::RunConfig& config, const std::string& resumeFrom) {
+  // From here on SIGTERM/SIGINT only set a flag: a signal during the set-up still ends with a
+  // checkpoint and the checkpoint exit code.
+  const StopSignalGuard signals;
   auto logger = log::get("train");
   const auto& tc = config.train;
   if (tc.torch_threads > 0) torch::set_num_threads(tc.torch_threads);
@@ -194,7 +197,6 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
     state.epoch_complete = false;
   }
 
-  const StopSignalGuard signals;
   auto lastCheckpoint = Clock::now();
   std::int64_t stepsHere = 0;
   // Writes last.pt mid-epoch; true when the run should stop here.
