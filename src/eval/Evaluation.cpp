@@ -222,11 +222,11 @@ bool plotRocCurves(const std::string& directory, const std::vector<DiscriminantR
     const auto panels =
         ref ? fmt::format("  set multiplot\n  set origin 0,0.3; set size 1,0.7; set bmargin 0; set format x ''; unset xlabel\n"
                           "  {curves}"
-                          "  set origin 0,0; set size 1,0.3; set tmargin 0; set bmargin 3.5; set format x '%g'\n"
+                          "  set origin 0,0; set size 1,0.3; set tmargin 1; set bmargin 3.5; set format x '%g'\n"
                           "  set xlabel 'TPR (genuine tau_h)'; unset logscale y; set format y '%g'; unset title\n"
-                          "  set ylabel 'FPR / {ref}' noenhanced; set autoscale y\n"
+                          "  set ylabel 'FPR / {ref}' noenhanced; set autoscale y; set offsets 0, 0, graph 0.15, 0\n"
                           "  plot for [i=0:{last}] '{stem}-ratio.dat' index i using 1:2 with lines lw 2 lc i+1 notitle\n"
-                          "  unset multiplot; set tmargin; set bmargin; set logscale y; set format y '10^{{%T}}'\n"
+                          "  unset multiplot; unset offsets; set tmargin; set bmargin; set logscale y; set format y '10^{{%T}}'\n"
                           "  set ylabel 'FPR ({bg})'\n",
                           fmt::arg("curves", curves), fmt::arg("ref", reference), fmt::arg("stem", stem),
                           fmt::arg("last", shown.size() - 1), fmt::arg("bg", backgroundNames().at(discriminant)))
