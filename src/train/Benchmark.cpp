@@ -67,11 +67,7 @@ double median(std::vector<double> values) {
 
 std::vector<Throughput> measureThroughput(const config::RunConfig& config, const ThroughputOptions& options) {
   auto logger = log::get("bench");
-  const torch::Device device(config.train.device);
-  TAUTRAIN_CHECK_KEY(!device.is_cuda() || torch::cuda::is_available(), "train.device", config.train.device,
-                     " requested but this build or machine has no CUDA");
-  if (config.train.torch_threads > 0) torch::set_num_threads(config.train.torch_threads);
-  model::compat::setCudaMath(config.train.allow_tf32, config.train.cudnn_benchmark);
+  const auto device = setUpDevice(config.train);
   const bool bf16 = config.train.precision == "bf16" && device.is_cuda();
   const auto schema = data::FeatureSchema::fromSpec(config.data.features);
   const data::Dataset dataset(data::splitFiles(config.data).train, schema, data::readOptions(config.data));
@@ -82,10 +78,8 @@ std::vector<Throughput> measureThroughput(const config::RunConfig& config, const
   std::vector<std::vector<double>> trainRates, inferRates;
   std::vector<std::vector<data::LoadedBatch>> batchesOf;
   for (const bool smart : {true, false}) {
-    auto loaderOptions = data::LoaderOptions::fromConfig(config.data, config.seed);
+    auto loaderOptions = tensorLoaderOptions(config.data, config.seed, device);
     loaderOptions.batching.smart = smart;
-    loaderOptions.make_tensors = true;
-    loaderOptions.pin_memory = device.is_cuda();
     data::Loader loader(dataset, scaler, loaderOptions);
     batchesOf.push_back(takeBatches(loader, options.warmup_steps + options.steps));
     for (const std::string layout : {"padded", "packed"}) {

@@ -38,7 +38,7 @@ torch::serialize::InputArchive openArchive(const std::string& path, const torch:
 
 }  // namespace
 
-void saveCheckpoint(const std::string& path, const torch::nn::Module& model, const torch::optim::Optimizer& optimizer,
+void saveCheckpoint(const std::vector<std::string>& paths, const torch::nn::Module& model, const torch::optim::Optimizer& optimizer,
                     const TrainingState& state, const torch::Device& device) {
   torch::serialize::OutputArchive archive, modelArchive, optimizerArchive;
   model.save(modelArchive);
@@ -50,7 +50,7 @@ void saveCheckpoint(const std::string& path, const torch::nn::Module& model, con
   if (device.is_cuda()) archive.write("rng_device", model::compat::rngState(device));
   std::ostringstream bytes;
   archive.save_to(bytes);
-  io::writeFileAtomic(path, bytes.str());
+  for (const auto& path : paths) io::writeFileAtomic(path, bytes.str());
 }
 
 TrainingState readCheckpointState(const std::string& path) {

@@ -1,13 +1,42 @@
 #pragma once
-// One optimisation step and the loss weighting, shared by the trainer and its benchmark.
+// What training, its benchmark and scoring share: device set-up, loader options, one
+// optimisation step with its loss weighting, and a pass of inference.
 #include <torch/torch.h>
 
+#include "tautrain/core/Error.hpp"
+#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/data/Loader.hpp"
 #include "tautrain/data/TensorBatch.hpp"
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/model/TorchCompat.hpp"
 #include "tautrain/train/TrainConfig.hpp"
 
 namespace tautrain::train {
+
+/// The device called `name`; a ConfigError naming `key` when it is CUDA and there is none.
+inline torch::Device requireDevice(const std::string& name, const std::string& key) {
+  const torch::Device device(name);
+  TAUTRAIN_CHECK_KEY(!device.is_cuda() || torch::cuda::is_available(), key, name,
+                     " requested but this build or machine has no CUDA");
+  return device;
+}
+
+/// train.device, with LibTorch's thread count and the CUDA math modes of `config` applied.
+inline torch::Device setUpDevice(const TrainConfig& config) {
+  const auto device = requireDevice(config.device, "train.device");
+  if (config.torch_threads > 0) torch::set_num_threads(config.torch_threads);
+  model::compat::setCudaMath(config.allow_tf32, config.cudnn_benchmark);
+  return device;
+}
+
+/// Loader options that also build the batches' tensors, pinned when they go to a GPU.
+inline data::LoaderOptions tensorLoaderOptions(const data::DataConfig& config, std::uint64_t seed,
+                                               const torch::Device& device) {
+  auto options = data::LoaderOptions::fromConfig(config, seed);
+  options.make_tensors = true;
+  options.pin_memory = device.is_cuda();
+  return options;
+}
 
 /// Per-candidate loss weights: the class weight of its label, times its weight column when
 /// train.sample_weights.
@@ -47,6 +76,24 @@ inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optim
   loss.backward();
   optimizer.step();
   return loss.detach();
+}
+
+/// One pass over epoch 0 of `loader` without gradient: use(loaded batch, its tensors on the
+/// device, float logits) for every batch in plan order.
+template <typename Use>
+void predict(model::TauTransformer& model, data::Loader& loader, const torch::Device& device, bool bf16, Use use) {
+  torch::NoGradGuard noGrad;
+  model->eval();
+  loader.startEpoch(0);
+  while (auto loaded = loader.next()) {
+    const auto batch = loaded->tensors->to(device);
+    torch::Tensor logits;
+    {
+      model::compat::AutocastGuard autocast(device, bf16);
+      logits = model->forward(batch).to(torch::kFloat);
+    }
+    use(*loaded, batch, logits);
+  }
 }
 
 }  // namespace tautrain::train

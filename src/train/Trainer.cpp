@@ -38,36 +38,21 @@ struct ValidationScores {
   std::vector<std::int64_t> labels;
 };
 
-/// Copies through a temporary file and a rename: the previous file survives any failure.
-void copyAtomic(const fs::path& from, const fs::path& to) {
-  const fs::path tmp = to.string() + ".tmp";
-  fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
-  fs::rename(tmp, to);
-}
-
 EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const torch::Device& device,
                      const LossWeights& weighting, bool bf16, ValidationScores& scores) {
-  torch::NoGradGuard noGrad;
-  model->eval();
-  loader.startEpoch(0);
   double lossSum = 0, weightSum = 0;
   std::vector<float> probabilities, weights;
   std::vector<std::int64_t> labels;
-  while (auto loaded = loader.next()) {
-    const auto batch = loaded->tensors->to(device);
-    torch::Tensor logits;
-    {
-      model::compat::AutocastGuard autocast(device, bf16);
-      logits = model->forward(batch).to(torch::kFloat);
-    }
-    const auto [loss, weight] = weighting.loss(logits, batch);
-    lossSum += (loss * weight).item<double>();
-    weightSum += weight.item<double>();
-    const auto p = torch::softmax(logits, 1).to(torch::kCPU).contiguous();
-    probabilities.insert(probabilities.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
-    labels.insert(labels.end(), loaded->host.label.begin(), loaded->host.label.end());
-    weights.insert(weights.end(), loaded->host.weight.begin(), loaded->host.weight.end());
-  }
+  predict(model, loader, device, bf16,
+          [&](const data::LoadedBatch& loaded, const data::TensorBatch& batch, const torch::Tensor& logits) {
+            const auto [loss, weight] = weighting.loss(logits, batch);
+            lossSum += (loss * weight).item<double>();
+            weightSum += weight.item<double>();
+            const auto p = torch::softmax(logits, 1).to(torch::kCPU).contiguous();
+            probabilities.insert(probabilities.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+            labels.insert(labels.end(), loaded.host.label.begin(), loaded.host.label.end());
+            weights.insert(weights.end(), loaded.host.weight.begin(), loaded.host.weight.end());
+          });
   EpochRecord record;
   record.valid_loss = weightSum > 0 ? lossSum / weightSum : 0;
   std::array<double, 4> correct{}, total{};
@@ -120,6 +105,12 @@ void setLearningRate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }
 
+/// Empties the per-epoch counters for the next epoch.
+void startNextEpoch(TrainingState& state) {
+  state.step = 0, state.loss_sum = 0, state.candidates = 0, state.seconds = 0;
+  state.epoch_complete = false;
+}
+
 TrainResult resultOf(const TrainingState& state) {
   TrainResult result;
   result.history = state.history;
@@ -136,13 +127,9 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
   const StopSignalGuard signals;
   auto logger = log::get("train");
   const auto& tc = config.train;
-  if (tc.torch_threads > 0) torch::set_num_threads(tc.torch_threads);
-  const torch::Device device(tc.device);
-  TAUTRAIN_CHECK_KEY(!device.is_cuda() || torch::cuda::is_available(), "train.device", tc.device,
-                     " requested but this build or machine has no CUDA");
+  const auto device = setUpDevice(tc);
   const bool bf16 = tc.precision == "bf16";
   if (bf16 && !device.is_cuda()) logger->warn("train.precision bf16 applies on CUDA only; this run trains in fp32");
-  model::compat::setCudaMath(tc.allow_tf32, tc.cudnn_benchmark);
 
   const fs::path runDir = config.output;
   fs::create_directories(runDir / "checkpoints");
@@ -163,9 +150,7 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
   state.scaler_json = scaler.toJson().dump();
   state.config_yaml = config::dumpRunConfig(config);
 
-  auto loaderOptions = data::LoaderOptions::fromConfig(config.data, config.seed);
-  loaderOptions.make_tensors = true;
-  loaderOptions.pin_memory = device.is_cuda();
+  const auto loaderOptions = tensorLoaderOptions(config.data, config.seed, device);
   data::Loader trainLoader(train, scaler, loaderOptions);
   data::Loader validLoader(valid, scaler, loaderOptions);
 
@@ -193,15 +178,14 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       return result;
     }
     state.epoch += 1;
-    state.step = 0, state.loss_sum = 0, state.candidates = 0, state.seconds = 0;
-    state.epoch_complete = false;
+    startNextEpoch(state);
   }
 
   auto lastCheckpoint = Clock::now();
   std::int64_t stepsHere = 0;
-  // Writes last.pt mid-epoch; true when the run should stop here.
+  // Writes last.pt mid-epoch; `stopping` says so in the log.
   const auto checkpointMidEpoch = [&](bool stopping) {
-    saveCheckpoint((runDir / "last.pt").string(), *model, optimizer, state, device);
+    saveCheckpoint({(runDir / "last.pt").string()}, *model, optimizer, state, device);
     lastCheckpoint = Clock::now();
     if (stopping) logger->info("checkpoint written at epoch {} step {}: {}", state.epoch, state.step, (runDir / "last.pt").string());
   };
@@ -278,14 +262,12 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       ++state.stalled;
     }
     state.epoch_complete = true;
-    const auto checkpoint = runDir / "checkpoints" / fmt::format("epoch-{:03d}.pt", epoch);
-    saveCheckpoint(checkpoint.string(), *model, optimizer, state, device);
-    copyAtomic(checkpoint, runDir / "last.pt");
+    std::vector<std::string> paths{(runDir / "checkpoints" / fmt::format("epoch-{:03d}.pt", epoch)).string(),
+                                   (runDir / "last.pt").string()};
+    if (improved) paths.push_back((runDir / "best.pt").string());
+    saveCheckpoint(paths, *model, optimizer, state, device);
     lastCheckpoint = Clock::now();
-    if (improved) {
-      copyAtomic(checkpoint, runDir / "best.pt");
-      writeRocCurves(runDir / "roc-best.csv", scores);
-    }
+    if (improved) writeRocCurves(runDir / "roc-best.csv", scores);
     pruneCheckpoints(runDir / "checkpoints", tc.keep_checkpoints, state.best_epoch);
     writeHistory(runDir.string(), state.history);
     result = resultOf(state);
@@ -300,8 +282,7 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       result.interrupted = true;
       break;
     }
-    state.step = 0, state.loss_sum = 0, state.candidates = 0, state.seconds = 0;
-    state.epoch_complete = false;
+    startNextEpoch(state);
   }
   return result;
 }

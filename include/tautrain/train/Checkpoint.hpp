@@ -29,9 +29,10 @@ struct TrainingState {
   std::string scaler_json;
 };
 
-/// Writes the checkpoint atomically (temporary file, fsync, rename): the previous file at
-/// `path` survives any failure.
-void saveCheckpoint(const std::string& path, const torch::nn::Module& model, const torch::optim::Optimizer& optimizer,
+/// Serialises the checkpoint once and writes it to every one of `paths` atomically (temporary
+/// file, fsync, rename): the previous file at each path survives any failure.
+void saveCheckpoint(const std::vector<std::string>& paths, const torch::nn::Module& model,
+                    const torch::optim::Optimizer& optimizer,
                     const TrainingState& state, const torch::Device& device);
 
 /// Reads only the state: config, scaler, position and history.
