@@ -98,18 +98,7 @@ std::vector<eval::ScoreTable> scoreAll(const EvaluateOptions& options,
 }
 
 void report(const EvaluateOptions& options, const std::vector<eval::ScoreTable>& tables) {
-  const auto config = options.config.load();
-  std::vector<eval::DiscriminantResult> all;
-  for (const auto& table : tables) {
-    auto results = eval::evaluate(table, config.eval);
-    eval::writeEvaluation((fs::path(options.out) / table.model).string(), results);
-    all.insert(all.end(), results.begin(), results.end());
-  }
-  eval::writeEvaluation(options.out, all);
-  if (options.plots) {
-    eval::plotRocCurves(options.out, all, options.reference);
-    for (const auto& table : tables) eval::plotScoreDistributions(options.out, table, config.eval);
-  }
+  eval::evaluateAndWrite(options.out, tables, options.config.load().eval, options.plots, options.reference);
   std::cout << "tables: " << (fs::path(options.out) / "evaluation.md").string() << " (also wp.csv, knee.csv, roc.csv, "
             << "evaluation.json; one subdirectory per model)\n";
 }

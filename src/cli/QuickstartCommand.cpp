@@ -59,10 +59,7 @@ void runQuickstart(const RunOptions& options) {
                                        config.train.device);
   scores.model = "quickstart";
   eval::writeScores((std::filesystem::path(evaluationDir) / "scores" / "quickstart.h5").string(), scores);
-  const auto evaluation = eval::evaluate(scores, config.eval);
-  eval::writeEvaluation(evaluationDir, evaluation);
-  eval::plotRocCurves(evaluationDir, evaluation);
-  eval::plotScoreDistributions(evaluationDir, scores, config.eval);
+  const auto evaluation = eval::evaluateAndWrite(evaluationDir, {scores}, config.eval, /*plots=*/true);
 
   logger->info("step 4/4: results");
   const auto split = data::splitFiles(config.data);

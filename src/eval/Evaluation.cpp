@@ -19,6 +19,14 @@ namespace tautrain::eval {
 
 namespace fs = std::filesystem;
 
+std::vector<std::uint8_t> windowSelection(const ScoreTable& s, const EvalConfig& config) {
+  std::vector<std::uint8_t> selected(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i)
+    selected[i] = s.pt[i] >= config.pt_min && s.pt[i] <= config.pt_max &&
+                  (config.abs_eta_max <= 0 || std::abs(s.eta[i]) <= config.abs_eta_max);
+  return selected;
+}
+
 namespace {
 
 struct Selection {
@@ -27,10 +35,7 @@ struct Selection {
 };
 
 std::vector<Selection> selections(const ScoreTable& s, const EvalConfig& config) {
-  Selection window{"window", std::vector<std::uint8_t>(s.size())};
-  for (std::size_t i = 0; i < s.size(); ++i)
-    window.selected[i] = s.pt[i] >= config.pt_min && s.pt[i] <= config.pt_max &&
-                         (config.abs_eta_max <= 0 || std::abs(s.eta[i]) <= config.abs_eta_max);
+  const Selection window{"window", windowSelection(s, config)};
   std::vector<Selection> all{window};
   for (const auto mode : config.decay_modes) {
     Selection dm{fmt::format("DM{}", mode), window.selected};
@@ -161,6 +166,22 @@ void writeEvaluation(const std::string& directory, const std::vector<Discriminan
   io::writeFileAtomic((dir / "evaluation.md").string(), md);
 }
 
+std::vector<DiscriminantResult> evaluateAndWrite(const std::string& directory, const std::vector<ScoreTable>& tables,
+                                                 const EvalConfig& config, bool plots, const std::string& reference) {
+  std::vector<DiscriminantResult> all;
+  for (const auto& table : tables) {
+    auto results = evaluate(table, config);
+    writeEvaluation((fs::path(directory) / table.model).string(), results);
+    all.insert(all.end(), results.begin(), results.end());
+  }
+  writeEvaluation(directory, all);
+  if (plots) {
+    plotRocCurves(directory, all, reference);
+    for (const auto& table : tables) plotScoreDistributions(directory, table, config);
+  }
+  return all;
+}
+
 namespace {
 
 /// FPR at `tpr` by linear interpolation along a thinned curve (plots only).
@@ -252,10 +273,10 @@ bool plotScoreDistributions(const std::string& directory, const ScoreTable& scor
   const auto dir = fs::path(directory) / "plots";
   fs::create_directories(dir);
   constexpr int kBins = 50;
-  const auto window = selections(scores, EvalConfig{config.pt_min, config.pt_max, config.abs_eta_max, {}, {}}).front();
+  const auto window = windowSelection(scores, config);
   std::string data;
   for (std::size_t d = 0; d < kBackgrounds.size(); ++d) {
-    const auto in = discriminantInput(scores.probabilities, scores.label, kBackgrounds[d], scores.weight, window.selected);
+    const auto in = discriminantInput(scores.probabilities, scores.label, kBackgrounds[d], scores.weight, window);
     std::array<std::vector<double>, 2> histogram{std::vector<double>(kBins), std::vector<double>(kBins)};
     std::array<double, 2> total{};
     for (std::size_t i = 0; i < in.score.size(); ++i) {

@@ -8,6 +8,7 @@
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/eval/Discriminant.hpp"
+#include "tautrain/eval/Evaluation.hpp"
 #include "tautrain/io/Gnuplot.hpp"
 #include "tautrain/io/Json.hpp"
 
@@ -43,11 +44,8 @@ std::vector<EnsemblePoint> ensembleSpread(const std::vector<ScoreTable>& runs, c
   for (std::size_t d = 0; d < kBackgrounds.size(); ++d) {
     std::vector<RocCurve> curves;
     for (const auto& run : runs) {
-      std::vector<std::uint8_t> window(run.size());
-      for (std::size_t i = 0; i < run.size(); ++i)
-        window[i] = run.pt[i] >= config.pt_min && run.pt[i] <= config.pt_max &&
-                    (config.abs_eta_max <= 0 || std::abs(run.eta[i]) <= config.abs_eta_max);
-      const auto in = discriminantInput(run.probabilities, run.label, kBackgrounds[d], run.weight, window);
+      const auto in =
+          discriminantInput(run.probabilities, run.label, kBackgrounds[d], run.weight, windowSelection(run, config));
       curves.push_back(rocCurve(in.score, in.signal, in.weight));
     }
     const auto at = [&](double tpr) {

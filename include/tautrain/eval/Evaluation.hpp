@@ -20,6 +20,10 @@ struct DiscriminantResult {
   std::vector<RocPoint> curve;                                   ///< thinned, exact at every WP
 };
 
+/// The evaluation window: 1 for candidates with pT in [pt_min, pt_max] and, when abs_eta_max
+/// is set, |eta| up to it.
+std::vector<std::uint8_t> windowSelection(const ScoreTable& scores, const EvalConfig& config);
+
 /// Selections: "window" (pT in [pt_min, pt_max], |eta| below abs_eta_max when set), then
 /// "DM<k>" for each of config.decay_modes: taus of that generator decay mode against every
 /// background candidate in the window.
@@ -28,6 +32,12 @@ std::vector<DiscriminantResult> evaluate(const ScoreTable& scores, const EvalCon
 /// Writes wp.csv, knee.csv, roc.csv, evaluation.json and evaluation.md into `directory`
 /// (created); the Markdown puts the models side by side, one FPR column each.
 void writeEvaluation(const std::string& directory, const std::vector<DiscriminantResult>& results);
+
+/// Everything `tautrain evaluate` and `roc` write for a set of models: the tables of each in
+/// DIR/<model>/, the merged tables in DIR, and (with `plots`) the ROC and score plots in
+/// DIR/plots. Returns the merged results.
+std::vector<DiscriminantResult> evaluateAndWrite(const std::string& directory, const std::vector<ScoreTable>& tables,
+                                                 const EvalConfig& config, bool plots, const std::string& reference = "");
 
 /// ROC plots of the "window" selection through gnuplot into DIR/plots, one per discriminant
 /// (PNG and PDF): log FPR over TPR, every model overlaid, WPs as dashed lines, knee points as
