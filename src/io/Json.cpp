@@ -41,11 +41,11 @@ void writeJson(const std::string& path, const nlohmann::json& value) { writeFile
 
 nlohmann::json readJson(const std::string& path) {
   std::ifstream in(path);
-  TAUTRAIN_CHECK(in, Error, path, ": cannot open");
+  TAUTRAIN_CHECK(in, DataError, path, ": cannot open");
   try {
     return nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": invalid JSON: " + e.what());
+    throw DataError(path + ": invalid JSON: " + e.what());
   }
 }
 

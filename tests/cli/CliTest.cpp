@@ -175,6 +175,9 @@ TEST(Cli, EvaluateScoresCheckpointsOnceThenRocReadsTheScoreFiles) {
 
   std::ofstream(dir.file("junk.h5")) << "junk";
   expectFailure(runTautrain("roc --scores " + dir.file("junk.h5") + " -o " + dir.file("roc2")), 3, {"junk.h5"});
+  expectFailure(runTautrain("patience --run " + dir.path().string() + " --data " + dir.file("test") + " -o " +
+                            dir.file("p")),
+                3, {"history.json"});
   expectFailure(runTautrain("evaluate --checkpoints " + dir.file("nope.pt") + " --data " + dir.file("test") + " -o " +
                             dir.file("e2")),
                 3, {"nope.pt"});
