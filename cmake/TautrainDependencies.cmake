@@ -6,6 +6,7 @@ find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+find_package(Protobuf REQUIRED)
 
 if(TAUTRAIN_TORCH_FROM_PYTHON)
   # LibTorch ships inside the torch Python package: ask it where its CMake config lives.

@@ -11,7 +11,7 @@ TAUTRAIN_BUILD_DIR="${TAUTRAIN_BUILD_DIR:-$TAUTRAIN_ROOT/build}"
 tautrain_packages=(cmake ninja-build g++ ccache pkg-config
   libtorch-dev libopenblas0-openmp
   libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
-  libeigen3-dev libgtest-dev gnuplot-nox)
+  libeigen3-dev libprotobuf-dev protobuf-compiler libgtest-dev gnuplot-nox)
 
 tautrain_install_packages() {
   local missing=()

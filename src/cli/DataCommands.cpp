@@ -6,6 +6,7 @@
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Scaler.hpp"
 #include "tautrain/data/Summary.hpp"
+#include "tautrain/data/TfRecordConvert.hpp"
 #include "tautrain/io/Json.hpp"
 
 namespace tautrain::cli {
@@ -18,9 +19,48 @@ struct InspectOptions {
   std::string json;
 };
 
+struct ConvertCommandOptions {
+  ConfigOptions config;
+  std::string from, to, output;
+  std::vector<std::string> inputs;
+  int threads = 0;
+  bool force = false;
+};
+
+void addConvertCommand(CLI::App& app) {
+  auto* convert = app.add_subcommand(
+      "convert", "Convert between TFRecord files of tf.train.Example and HDF5 shards (mapping: data.tfrecord)");
+  auto options = std::make_shared<ConvertCommandOptions>();
+  options->config.addTo(*convert);
+  const std::vector<std::string> formats{"tfrecord", "hdf5"};
+  convert->add_option("--from", options->from, "input format")->required()->check(CLI::IsMember(formats));
+  convert->add_option("--to", options->to, "output format")->required()->check(CLI::IsMember(formats));
+  convert->add_option("inputs", options->inputs, "input files, directories or glob patterns")->required();
+  convert->add_option("-o,--out", options->output, "output directory (one output file per input)")->required();
+  convert->add_option("--threads", options->threads, "files converted at once (default: data.threads)");
+  convert->add_flag("--force", options->force, "overwrite existing outputs");
+  convert->callback([options] {
+    TAUTRAIN_CHECK_KEY(options->from != options->to, "--to", "input and output format are both ", options->from);
+    const auto config = options->config.load();
+    const auto schema = data::FeatureSchema::fromSpec(config.data.features);
+    data::ConvertOptions convertOptions;
+    convertOptions.output_directory = options->output;
+    convertOptions.threads = options->threads > 0 ? options->threads : config.data.threads;
+    convertOptions.overwrite = options->force;
+    const bool fromTfRecord = options->from == "tfrecord";
+    const auto inputs = data::expandPaths(options->inputs, fromTfRecord ? ".tfrecord" : ".h5");
+    const auto stats = fromTfRecord ? data::tfRecordToShards(inputs, schema, config.data.tfrecord, convertOptions)
+                                    : data::shardsToTfRecord(inputs, schema, config.data.tfrecord, convertOptions);
+    log::get("convert")->info("{} files: {} records, {} candidates written to {}{}", stats.files, stats.records,
+                              stats.candidates, options->output,
+                              stats.skipped > 0 ? fmt::format(", {} corrupt records skipped", stats.skipped) : "");
+  });
+}
+
 }  // namespace
 
 void addDataCommands(CLI::App& app) {
+  addConvertCommand(app);
   auto* inspect = app.add_subcommand("inspect", "Validate shards and print their statistics (classes, token counts, pT)");
   auto inspectOptions = std::make_shared<InspectOptions>();
   inspect->add_option("files", inspectOptions->files, "shard files, directories or glob patterns")->required();

@@ -16,6 +16,7 @@
 #include "tautrain/data/TensorBatch.hpp"
 #include "tautrain/eval/Discriminant.hpp"
 #include "tautrain/io/Json.hpp"
+#include "tautrain/io/TensorBoard.hpp"
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/model/TorchCompat.hpp"
 #include "tautrain/train/Checkpoint.hpp"
@@ -111,6 +112,22 @@ void startNextEpoch(TrainingState& state) {
   state.epoch_complete = false;
 }
 
+/// The epoch's figures as TensorBoard scalars, at the global step where the epoch ended.
+void logEpoch(io::EventWriter& events, const EpochRecord& r, std::int64_t step) {
+  events.scalar("epoch", step, r.epoch);
+  events.scalar("loss/train", step, r.train_loss);
+  events.scalar("loss/valid", step, r.valid_loss);
+  events.scalar("learning_rate", step, r.learning_rate);
+  events.scalar("throughput/candidates_per_s", step, r.candidates_per_s);
+  events.scalar("accuracy/all", step, r.valid_accuracy);
+  for (int k = 0; k < data::kNumClasses; ++k)
+    events.scalar(std::string("accuracy/") + data::kClassNames[k], step, r.class_accuracy[k]);
+  for (std::size_t d = 0; d < eval::kBackgrounds.size(); ++d) {
+    events.scalar(std::string("auc/") + eval::kDiscriminantNames[d], step, r.auc[d]);
+    events.scalar(std::string("medium_wp_fpr/") + eval::kDiscriminantNames[d], step, r.medium_fpr[d]);
+  }
+}
+
 TrainResult resultOf(const TrainingState& state) {
   TrainResult result;
   result.history = state.history;
@@ -169,6 +186,12 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
                  state.global_step);
   }
   const LossWeights weighting(tc, device);
+  std::unique_ptr<io::EventWriter> events;
+  if (tc.tensorboard) {
+    events = std::make_unique<io::EventWriter>(runDir.string());
+    // What a killed process logged after its last checkpoint is dropped from the plots.
+    if (!resumeFrom.empty()) events->restart(state.global_step);
+  }
 
   TrainResult result = resultOf(state);
   if (state.epoch_complete) {
@@ -227,6 +250,10 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
         logger->info("epoch {} step {}/{} loss {:.4f} lr {:.3g}, {:.0f} candidates/s, epoch ETA {:.0f}s", epoch,
                      state.step, batches, value, lr, static_cast<double>(state.candidates) / state.seconds,
                      perStep * static_cast<double>(batches - state.step));
+        if (events) {
+          events->scalar("train/step_loss", state.global_step, value);
+          events->scalar("train/learning_rate", state.global_step, lr);
+        }
       }
       progress.update(state.step - firstStep);
       const bool stepDue = tc.checkpoint_every_steps > 0 && state.global_step % tc.checkpoint_every_steps == 0;
@@ -242,6 +269,7 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
     record.seconds = state.seconds;
     record.candidates_per_s = state.seconds > 0 ? static_cast<double>(state.candidates) / state.seconds : 0;
     state.history.push_back(record);
+    if (events) logEpoch(*events, record, state.global_step);
     // data.non_finite: replace promises a count of what it replaced.
     if (const auto replaced = train.replacedValues() + valid.replacedValues(); replaced > reportedReplacements) {
       log::get("data")->warn("{} NaN/Inf feature values replaced by 0 so far (data.non_finite: replace)", replaced);

@@ -65,6 +65,28 @@ TEST(Cli, GenerateWritesShardsConfigAndLogThenInspectReadsThem) {
   EXPECT_TRUE(std::filesystem::exists(dir.file("stats.json")));
 }
 
+TEST(Cli, ConvertRoundTripsShardsThroughTfRecordAndRefusesBadInput) {
+  tautrain::test::TempDir dir;
+  ASSERT_EQ(runTautrain("generate -o " + dir.file("h5") + " -n 600 --shard-size 300").code, 0);
+  const auto there = runTautrain("convert --from hdf5 --to tfrecord " + dir.file("h5") + " -o " + dir.file("tfr") +
+                                 " --set data.tfrecord.candidates_per_record=7");
+  ASSERT_EQ(there.code, 0) << there.output;
+  EXPECT_NE(there.output.find("2 files: 86 records, 600 candidates"), std::string::npos) << there.output;
+  const auto back = runTautrain("convert --from tfrecord --to hdf5 " + dir.file("tfr") + " -o " + dir.file("back"));
+  ASSERT_EQ(back.code, 0) << back.output;
+  const auto original = runTautrain("inspect " + dir.file("h5")), converted = runTautrain("inspect " + dir.file("back"));
+  EXPECT_EQ(converted.code, 0) << converted.output;
+  EXPECT_EQ(converted.output, original.output);
+
+  expectFailure(runTautrain("convert --from tfrecord --to hdf5 " + dir.file("tfr") + " -o " + dir.file("back")), 3,
+                {"shard-00000.h5", "--force"});
+  expectFailure(runTautrain("convert --from hdf5 --to hdf5 " + dir.file("h5") + " -o " + dir.file("x")), 2, {"--to"});
+  std::ofstream(dir.file("junk.tfrecord")) << "not a tfrecord at all";
+  expectFailure(runTautrain("convert --from tfrecord --to hdf5 " + dir.file("junk.tfrecord") + " -o " + dir.file("j")), 3,
+                {"junk.tfrecord: record 0", "CRC"});
+  EXPECT_FALSE(std::filesystem::exists(dir.file("j/junk.h5")));
+}
+
 TEST(Cli, BadConfigKeyTypeAndValueExitWithTwoAndNameTheKey) {
   tautrain::test::TempDir dir;
   std::ofstream(dir.file("bad.yaml")) << "generator:\n  candidats: 10\n";

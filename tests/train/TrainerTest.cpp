@@ -14,10 +14,35 @@
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/data/SyntheticGenerator.hpp"
+#include "tautrain/io/TensorBoard.hpp"
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/train/Checkpoint.hpp"
 
 using namespace tautrain;
+
+namespace {
+
+std::vector<std::string> eventFiles(const std::string& runDir) {
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(runDir))
+    if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0) files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// Values of `tag` over all event files of a run, as TensorBoard shows them: a restart at step
+/// s drops what earlier files logged after s.
+std::map<std::int64_t, double> scalarSeries(const std::vector<io::EventLog>& logs, const std::string& tag) {
+  std::map<std::int64_t, double> series;
+  for (const auto& log : logs) {
+    for (const auto restart : log.restarts) series.erase(series.upper_bound(restart), series.end());
+    for (const auto& s : log.scalars)
+      if (s.tag == tag) series[s.step] = s.value;
+  }
+  return series;
+}
+
+}  // namespace
 
 TEST(Trainer, LearnsTheSyntheticClassesAndWritesItsRun) {
   test::TempDir dir;
@@ -40,6 +65,25 @@ TEST(Trainer, LearnsTheSyntheticClassesAndWritesItsRun) {
        {"history.json", "history.csv", "best.pt", "last.pt", "scaler.json", "roc-best.csv", "checkpoints/epoch-003.pt"})
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir.file("run")) / file)) << file;
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir.file("run")) / "last.pt.tmp"));
+
+  // TensorBoard: one event file with each epoch's figures at the step where the epoch ended.
+  const auto files = eventFiles(dir.file("run"));
+  ASSERT_EQ(files.size(), 1u);
+  const std::vector<io::EventLog> logs{io::readEvents(files[0])};
+  const auto epochs = scalarSeries(logs, "epoch");
+  ASSERT_EQ(epochs.size(), 3u);
+  std::size_t e = 0;
+  for (const auto& [step, epoch] : epochs) {
+    const auto& r = result.history[e++];
+    EXPECT_EQ(epoch, r.epoch);
+    EXPECT_EQ(scalarSeries(logs, "loss/valid").at(step), static_cast<float>(r.valid_loss));
+    EXPECT_EQ(scalarSeries(logs, "loss/train").at(step), static_cast<float>(r.train_loss));
+    EXPECT_EQ(scalarSeries(logs, "accuracy/tau").at(step), static_cast<float>(r.class_accuracy[2]));
+    EXPECT_EQ(scalarSeries(logs, "auc/D_jet").at(step), static_cast<float>(r.auc[2]));
+    EXPECT_EQ(scalarSeries(logs, "medium_wp_fpr/D_e").at(step), static_cast<float>(r.medium_fpr[0]));
+    EXPECT_EQ(scalarSeries(logs, "learning_rate").at(step), static_cast<float>(r.learning_rate));
+    EXPECT_EQ(scalarSeries(logs, "throughput/candidates_per_s").at(step), static_cast<float>(r.candidates_per_s));
+  }
 
   // The best epoch's ROC curves: each discriminant's TPR and FPR never decrease and end at 1.
   std::ifstream roc(std::filesystem::path(dir.file("run")) / "roc-best.csv");
@@ -116,6 +160,17 @@ TEST(Trainer, RunStoppedAtArbitraryStepsAndResumedEndsBitwiseIdentical) {
     EXPECT_EQ(result.history[e].valid_loss, reference.history[e].valid_loss) << "epoch " << e + 1;
     EXPECT_EQ(result.history[e].learning_rate, reference.history[e].learning_rate) << "epoch " << e + 1;
   }
+  // Seven processes wrote seven event files; together they show the uninterrupted run's curves.
+  const auto files = eventFiles(dir.file("stopped"));
+  ASSERT_EQ(files.size(), 7u);
+  std::vector<io::EventLog> logs;
+  for (const auto& f : files) logs.push_back(io::readEvents(f));
+  std::vector<io::EventLog> straightLogs;
+  for (const auto& f : eventFiles(dir.file("straight"))) straightLogs.push_back(io::readEvents(f));
+  EXPECT_EQ(logs[1].restarts, std::vector<std::int64_t>{4});
+  EXPECT_EQ(scalarSeries(logs, "loss/valid"), scalarSeries(straightLogs, "loss/valid"));
+  EXPECT_EQ(scalarSeries(logs, "epoch").size(), 3u);
+
   const auto a = parametersOf(dir.file("straight") + "/last.pt"), b = parametersOf(dir.file("stopped") + "/last.pt");
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;

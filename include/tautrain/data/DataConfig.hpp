@@ -31,6 +31,52 @@ struct PruningConfig {
   }
 };
 
+/// How tf.train.Example records map onto the feature schema (docs/data-format.md, "TFRecord").
+/// One Example holds one or more candidates: per-candidate values are lists with one entry per
+/// candidate, token features of a collection are flat lists split by its per-candidate lengths.
+struct TfRecordConfig {
+  std::string label = "label";
+  std::string pt = "pt";
+  std::string eta = "eta";
+  std::string decay_mode = "decay_mode";
+  std::string weight = "weight";
+  std::string token_key = "{collection}/{feature}";
+  std::string length_key = "{collection}/length";
+  std::map<std::string, std::string> keys;
+  std::map<std::string, std::int64_t> classes = {{"e", 0}, {"mu", 1}, {"tau", 2}, {"jet", 3}};
+  std::int64_t candidates_per_record = 1;
+  bool skip_corrupt = false;
+
+  template <class V>
+  void describe(V& v) {
+    v("label", label, "key of the class codes (int64)");
+    v("pt", pt, "key of the candidate pT");
+    v("eta", eta, "key of the candidate eta");
+    v("decay_mode", decay_mode, "key of the reconstructed decay mode (int64)");
+    v("weight", weight, "key of the per-candidate weight; read when present");
+    v("token_key", token_key, "key of a token feature; {collection} and {feature} are replaced");
+    v("length_key", length_key, "key of a collection's per-candidate token counts (int64)");
+    v("keys", keys, "explicit keys for single features, e.g. {pf/pt: pfCand_pt}");
+    v("classes", classes, "code of each class in the label key, e.g. {e: 11, mu: 13, tau: 15, jet: 0}");
+    v("candidates_per_record", candidates_per_record, "candidates per Example when writing TFRecord");
+    v("skip_corrupt", skip_corrupt, "skip records with a bad CRC or no valid Example (counted) instead of failing");
+  }
+  void validate() const {
+    std::map<std::int64_t, std::string> codes;
+    for (const auto& [name, code] : classes) {
+      TAUTRAIN_CHECK_KEY(name == "e" || name == "mu" || name == "tau" || name == "jet", "classes." + name,
+                         "unknown class; the classes are e, mu, tau and jet");
+      TAUTRAIN_CHECK_KEY(codes.emplace(code, name).second, "classes." + name, "code ", code, " is also the code of '",
+                         codes[code], "'");
+    }
+    TAUTRAIN_CHECK_KEY(classes.size() == 4, "classes", "needs a code for each of e, mu, tau and jet");
+    TAUTRAIN_CHECK_KEY(token_key.find("{feature}") != std::string::npos, "token_key", "must contain {feature}");
+    TAUTRAIN_CHECK_KEY(length_key.find("{collection}") != std::string::npos, "length_key",
+                       "must contain {collection}");
+    TAUTRAIN_CHECK_KEY(candidates_per_record > 0, "candidates_per_record", "must be positive");
+  }
+};
+
 struct DataConfig {
   std::string features = "builtin";
   std::vector<std::string> files = {"data/synthetic"};
@@ -49,6 +95,7 @@ struct DataConfig {
   std::string non_finite = "error";
   std::int64_t hard_token_limit = 4096;
   PruningConfig pruning;
+  TfRecordConfig tfrecord;
 
   template <class V>
   void describe(V& v) {
@@ -69,6 +116,7 @@ struct DataConfig {
     v("non_finite", non_finite, "NaN/Inf features: 'error' or 'replace' (by 0, counted)");
     v("hard_token_limit", hard_token_limit, "a candidate with more tokens is an error");
     v.section("pruning", pruning);
+    v.section("tfrecord", tfrecord);
   }
 
   void validate() const {

@@ -17,6 +17,7 @@ struct TrainConfig {
   double epsilon = 1e-7;
   std::string device = "cpu";
   int log_every = 50;
+  bool tensorboard = true;
   std::int64_t max_batches_per_epoch = 0;
   int torch_threads = 0;
   std::string lr_schedule = "constant";
@@ -44,6 +45,7 @@ struct TrainConfig {
     v("epsilon", epsilon, "");
     v("device", device, "cpu, cuda or cuda:K");
     v("log_every", log_every, "progress line every N steps");
+    v("tensorboard", tensorboard, "write TensorBoard scalars to the run directory (events.out.tfevents.*)");
     v("max_batches_per_epoch", max_batches_per_epoch, "cap on training batches per epoch (0: all)");
     v("torch_threads", torch_threads, "intra-op threads of LibTorch (0: its default)");
     v("lr_schedule", lr_schedule, "constant, cosine (to min_learning_rate at max_epochs) or exponential (lr_decay per epoch)");

@@ -1,0 +1,33 @@
+#pragma once
+// Conversion between TFRecord files of tf.train.Example and HDF5 shards.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/data/FeatureSchema.hpp"
+
+namespace tautrain::data {
+
+struct ConvertStats {
+  std::int64_t files = 0;
+  std::int64_t records = 0;
+  std::int64_t candidates = 0;
+  std::int64_t skipped = 0;  ///< corrupt records skipped (skip_corrupt)
+};
+
+struct ConvertOptions {
+  std::string output_directory;
+  int threads = 1;
+  bool overwrite = false;
+  int compression = 0;  ///< gzip level of written shards
+};
+
+/// One shard per TFRecord file (same stem, .h5), files converted in parallel.
+ConvertStats tfRecordToShards(const std::vector<std::string>& inputs, const FeatureSchema& schema,
+                              const TfRecordConfig& mapping, const ConvertOptions& options);
+/// One TFRecord file per shard (same stem, .tfrecord).
+ConvertStats shardsToTfRecord(const std::vector<std::string>& inputs, const FeatureSchema& schema,
+                              const TfRecordConfig& mapping, const ConvertOptions& options);
+
+}  // namespace tautrain::data
