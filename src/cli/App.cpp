@@ -8,6 +8,7 @@
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Version.hpp"
+#include "tautrain/dist/RankInfo.hpp"
 
 namespace tautrain::cli {
 
@@ -45,7 +46,15 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", versionString());
   std::string level = "info";
   app.add_option("--log-level", level, "trace, debug, info, warn, error, off")->capture_default_str();
-  app.parse_complete_callback([&] { log::setLevel(level); });
+  app.parse_complete_callback([&] {
+    // The ranks of a data-parallel run tag their lines; ranks other than 0 say only what matters.
+    const auto rank = dist::rankFromEnvironment();
+    if (rank.distributed()) {
+      log::setTag("rank " + std::to_string(rank.rank));
+      if (rank.rank > 0 && app.count("--log-level") == 0) level = "warn";
+    }
+    log::setLevel(level);
+  });
 
   addGenerateCommand(app);
   addDataCommands(app);
@@ -53,6 +62,7 @@ int run(int argc, char** argv) {
   addQuickstartCommand(app);
   addConfigCommand(app);
   addTrainCommands(app);
+  addLaunchCommand(app);
   addEvalCommands(app);
 
   try {

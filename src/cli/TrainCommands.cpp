@@ -7,6 +7,8 @@
 #include "tautrain/io/Json.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/dist/Launcher.hpp"
+#include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/train/Checkpoint.hpp"
 #include "tautrain/train/Trainer.hpp"
@@ -48,12 +50,14 @@ void addTrainCommands(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   trainCommand->callback([trainOptions] {
     const auto& options = *trainOptions;
+    // Rank 0 alone writes the run directory of a data-parallel run.
+    const bool lead = dist::rankFromEnvironment().rank == 0;
     config::RunConfig config;
     std::string checkpoint;
     if (!options.resume.empty()) {
       checkpoint = (std::filesystem::path(options.resume) / "last.pt").string();
       config = resumeConfig(options, checkpoint);
-      log::addFile((std::filesystem::path(config.output) / "tautrain.log").string());
+      if (lead) log::addFile((std::filesystem::path(config.output) / "tautrain.log").string());
     } else {
       std::vector<std::string> extra;
       if (!options.run.output.empty()) extra.push_back("output=" + options.run.output);
@@ -63,14 +67,14 @@ void addTrainCommands(CLI::App& app) {
         std::cout << config::dumpRunConfig(config);
         return;
       }
-      prepareOutputDirectory(config.output, config, "config");
+      if (lead) prepareOutputDirectory(config.output, config, "config");
     }
     const auto result = train::runTraining(config, checkpoint);
     if (result.interrupted) {
-      std::cout << "stopped with a checkpoint; continue with: tautrain train --resume " << config.output << "\n";
+      if (lead) std::cout << "stopped with a checkpoint; continue with: tautrain train --resume " << config.output << "\n";
       throw ExitRequest{config.train.checkpoint_exit_code};
     }
-    if (result.best_epoch == 0) return;
+    if (result.best_epoch == 0 || !lead) return;
     const auto& best = result.history.at(result.best_epoch - 1);
     std::cout << "best epoch " << best.epoch << ": valid loss " << best.valid_loss << ", accuracy "
               << best.valid_accuracy << ", AUC D_e " << best.auc[0] << ", D_mu " << best.auc[1] << ", D_jet "
@@ -92,6 +96,28 @@ void addTrainCommands(CLI::App& app) {
     json["total"] = model->parameterCount();
     std::cout << "total\t" << model->parameterCount() << "\n";
     if (!summaryOptions->json.empty()) io::writeJson(summaryOptions->json, json);
+  });
+}
+
+void addLaunchCommand(CLI::App& app) {
+  auto* command = app.add_subcommand(
+      "launch", "Start the local ranks of a data-parallel run and supervise them (like torchrun): "
+                "tautrain launch --nproc-per-node 4 -- train -c run.yaml");
+  auto options = std::make_shared<dist::LaunchOptions>();
+  command->add_option("--nproc-per-node", options->nproc_per_node, "ranks on this node (one GPU each)")
+      ->capture_default_str();
+  command->add_option("--nnodes", options->nnodes, "nodes in the run")->capture_default_str();
+  command->add_option("--node-rank", options->node_rank, "index of this node")->capture_default_str();
+  command->add_option("--master-addr", options->master_addr, "address of node 0 (rendezvous)")->capture_default_str();
+  command->add_option("--master-port", options->master_port, "rendezvous port; 0: a free one (one node)")
+      ->capture_default_str();
+  command->add_option("--grace", options->grace_s, "seconds the ranks get after SIGTERM before SIGKILL")
+      ->capture_default_str();
+  command->add_option("command", options->arguments, "tautrain command the ranks run, after --")->required();
+  command->callback([options] {
+    options->executable = std::filesystem::read_symlink("/proc/self/exe").string();
+    const int code = dist::launch(*options);
+    if (code != 0) throw ExitRequest{code};
   });
 }
 

@@ -15,6 +15,7 @@ struct Registry {
   std::mutex mutex;
   std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
   spdlog::level::level_enum level = spdlog::level::info;
+  std::string pattern = "[%Y-%m-%d %H:%M:%S] [%n] [%^%l%$] %v";
 };
 
 Registry& registry() {
@@ -30,7 +31,7 @@ std::shared_ptr<spdlog::logger> get(const std::string& name) {
   if (auto existing = spdlog::get(name)) return existing;
   auto logger = std::make_shared<spdlog::logger>(name, reg.sinks.begin(), reg.sinks.end());
   logger->set_level(reg.level);
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S] [%n] [%^%l%$] %v");
+  logger->set_pattern(reg.pattern);
   spdlog::register_logger(logger);
   return logger;
 }
@@ -44,6 +45,13 @@ void setLevel(const std::string& level) {
   std::lock_guard lock(reg.mutex);
   reg.level = parsed;
   spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_level(reg.level); });
+}
+
+void setTag(const std::string& tag) {
+  auto& reg = registry();
+  std::lock_guard lock(reg.mutex);
+  reg.pattern = "[%Y-%m-%d %H:%M:%S] [" + tag + "] [%n] [%^%l%$] %v";
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) { l->set_pattern(reg.pattern); });
 }
 
 void addFile(const std::string& path) {

@@ -105,4 +105,30 @@ EpochPlan planEpoch(const std::vector<std::uint32_t>& tokenCounts, const std::ve
   return mine;
 }
 
+EpochPlan planRankShare(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
+                        const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, RankShare share,
+                        int rank, int worldSize) {
+  if (share == RankShare::kBlocks || worldSize == 1)
+    return planEpoch(tokenCounts, blocks, options, seed, epoch, rank, worldSize);
+  const auto global = planEpoch(tokenCounts, blocks, options, seed, epoch);
+  EpochPlan mine;
+  mine.batchesPerRankBeforeTrim = global.batchesPerRankBeforeTrim;
+  for (std::size_t b = 0; b < global.batches.size(); ++b) {
+    const auto& batch = global.batches[b];
+    if (share == RankShare::kWholeBatches) {
+      if (static_cast<int>(b % static_cast<std::size_t>(worldSize)) != rank) continue;
+      mine.batches.push_back(batch);
+    } else {
+      // Batches are runs of a length-sorted window: interleaving gives each rank similar lengths.
+      if (batch.size() < static_cast<std::size_t>(worldSize)) continue;
+      std::vector<std::int64_t> slice;
+      for (std::size_t k = static_cast<std::size_t>(rank); k < batch.size(); k += static_cast<std::size_t>(worldSize))
+        slice.push_back(batch[k]);
+      mine.batches.push_back(std::move(slice));
+    }
+    mine.window.push_back(global.window[b]);
+  }
+  return mine;
+}
+
 }  // namespace tautrain::data

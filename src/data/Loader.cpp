@@ -98,8 +98,8 @@ void Loader::stop() {
 
 void Loader::startEpoch(std::int64_t epoch, std::int64_t firstBatch) {
   stop();
-  m_plan = planEpoch(m_tokenCounts, m_blocks, m_options.batching, m_options.seed, epoch, m_options.rank,
-                     m_options.world_size);
+  m_plan = planRankShare(m_tokenCounts, m_blocks, m_options.batching, m_options.seed, epoch, m_options.share,
+                         m_options.rank, m_options.world_size);
   TAUTRAIN_CHECK(firstBatch >= 0 && firstBatch <= batchesInEpoch(), Error, "resume position ", firstBatch,
                  " is outside the epoch of ", batchesInEpoch(), " batches");
   m_epoch = epoch;

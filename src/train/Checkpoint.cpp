@@ -38,8 +38,15 @@ torch::serialize::InputArchive openArchive(const std::string& path, const torch:
 
 }  // namespace
 
-void saveCheckpoint(const std::vector<std::string>& paths, const torch::nn::Module& model, const torch::optim::Optimizer& optimizer,
-                    const TrainingState& state, const torch::Device& device) {
+torch::Tensor rankRngState(const torch::Device& device) {
+  auto row = model::compat::rngState(torch::kCPU).reshape({-1});
+  if (device.is_cuda()) row = torch::cat({row, model::compat::rngState(device).cpu().reshape({-1})});
+  return row.unsqueeze(0);
+}
+
+void saveCheckpoint(const std::vector<std::string>& paths, const torch::nn::Module& model,
+                    const torch::optim::Optimizer& optimizer, const TrainingState& state, const torch::Device& device,
+                    const torch::Tensor& rankRng) {
   torch::serialize::OutputArchive archive, modelArchive, optimizerArchive;
   model.save(modelArchive);
   optimizer.save(optimizerArchive);
@@ -48,6 +55,7 @@ void saveCheckpoint(const std::vector<std::string>& paths, const torch::nn::Modu
   archive.write("state", c10::IValue(stateToJson(state).dump()));
   archive.write("rng_cpu", model::compat::rngState(torch::kCPU));
   if (device.is_cuda()) archive.write("rng_device", model::compat::rngState(device));
+  if (rankRng.defined()) archive.write("rng_ranks", rankRng.cpu());
   std::ostringstream bytes;
   archive.save_to(bytes);
   for (const auto& path : paths) io::writeFileAtomic(path, bytes.str());
@@ -84,25 +92,36 @@ TrainingState readCheckpointState(const std::string& path) {
   return s;
 }
 
-void restoreCheckpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                       const torch::Device& device) {
+bool restoreCheckpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                       const torch::Device& device, int rank, int worldSize) {
   model.to(device);
   auto archive = openArchive(path, device);
   try {
     torch::serialize::InputArchive modelArchive;
     archive.read("model", modelArchive);
     model.load(modelArchive);
-    if (!optimizer) return;
+    if (!optimizer) return true;
     torch::serialize::InputArchive optimizerArchive;
     archive.read("optimizer", optimizerArchive);
     optimizer->load(optimizerArchive);
     torch::Tensor rng;
+    if (worldSize > 1) {
+      // Each rank continues its own dropout stream; a checkpoint of another world size has none.
+      if (!archive.try_read("rng_ranks", rng) || rng.size(0) != worldSize) return false;
+      const auto row = rng[rank];
+      const auto cpuBytes = model::compat::rngState(torch::kCPU).numel();
+      model::compat::setRngState(torch::kCPU, row.narrow(0, 0, cpuBytes).clone());
+      if (device.is_cuda())
+        model::compat::setRngState(device, row.narrow(0, cpuBytes, row.size(0) - cpuBytes).clone());
+      return true;
+    }
     archive.read("rng_cpu", rng);
     model::compat::setRngState(torch::kCPU, rng.cpu());
     if (device.is_cuda() && archive.try_read("rng_device", rng)) model::compat::setRngState(device, rng.cpu());
   } catch (const c10::Error& e) {
     throw DataError(path + ": checkpoint does not fit this model or optimizer: " + e.what_without_backtrace());
   }
+  return true;
 }
 
 }  // namespace tautrain::train

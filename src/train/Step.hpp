@@ -7,6 +7,8 @@
 #include "tautrain/data/DataConfig.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/data/TensorBatch.hpp"
+#include "tautrain/dist/Communicator.hpp"
+#include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/model/TorchCompat.hpp"
 #include "tautrain/train/TrainConfig.hpp"
@@ -22,19 +24,28 @@ inline torch::Device requireDevice(const std::string& name, const std::string& k
 }
 
 /// train.device, with LibTorch's thread count and the CUDA math modes of `config` applied.
-inline torch::Device setUpDevice(const TrainConfig& config) {
-  const auto device = requireDevice(config.device, "train.device");
+/// A plain "cuda" means one GPU per local rank (of those visible) in a data-parallel run.
+inline torch::Device setUpDevice(const TrainConfig& config, const dist::RankInfo& rank = {}) {
+  auto device = requireDevice(config.device, "train.device");
+  if (device.is_cuda() && !device.has_index() && rank.distributed())
+    device = torch::Device(torch::kCUDA,
+                           static_cast<c10::DeviceIndex>(rank.local_rank % static_cast<int>(torch::cuda::device_count())));
   if (config.torch_threads > 0) torch::set_num_threads(config.torch_threads);
   model::compat::setCudaMath(config.allow_tf32, config.cudnn_benchmark);
   return device;
 }
 
-/// Loader options that also build the batches' tensors, pinned when they go to a GPU.
+/// Loader options that also build the batches' tensors, pinned when they go to a GPU; in a
+/// data-parallel run, this rank's share of each epoch.
 inline data::LoaderOptions tensorLoaderOptions(const data::DataConfig& config, std::uint64_t seed,
-                                               const torch::Device& device) {
+                                               const torch::Device& device, const dist::RankInfo& rank = {},
+                                               data::RankShare share = data::RankShare::kBlocks) {
   auto options = data::LoaderOptions::fromConfig(config, seed);
   options.make_tensors = true;
   options.pin_memory = device.is_cuda();
+  options.rank = rank.rank;
+  options.world_size = rank.world_size;
+  options.share = share;
   return options;
 }
 
@@ -46,14 +57,13 @@ class LossWeights {
       : m_classWeights(torch::tensor(config.class_weights, torch::kFloat).to(device)),
         m_sampleWeights(config.sample_weights) {}
 
-  /// Weighted mean cross-entropy: sum(w * ce) / sum(w); also returns sum(w).
-  std::pair<torch::Tensor, torch::Tensor> loss(const torch::Tensor& logits, const data::TensorBatch& batch) const {
+  /// The weighted cross-entropy summed over the batch, sum(w * ce), and sum(w).
+  std::pair<torch::Tensor, torch::Tensor> sums(const torch::Tensor& logits, const data::TensorBatch& batch) const {
     const auto ce = torch::nn::functional::cross_entropy(
         logits.to(torch::kFloat), batch.label, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
     auto weight = m_classWeights.index_select(0, batch.label);
     if (m_sampleWeights) weight = weight * batch.weight;
-    const auto total = weight.sum();
-    return {(ce * weight).sum() / total, total};
+    return {(ce * weight).sum(), weight.sum()};
   }
 
  private:
@@ -61,21 +71,46 @@ class LossWeights {
   bool m_sampleWeights;
 };
 
-/// Forward (under bf16 autocast when asked, on CUDA), backward and optimizer step; returns
-/// the loss without waiting for the device.
+/// Forward (under bf16 autocast when asked, on CUDA), backward and optimizer step on the
+/// weighted mean loss of the global batch; returns that loss without waiting for the device.
+/// Each rank backpropagates its weighted sum; with a communicator the gradient sums, weight
+/// sums and `signals` (summed too: flags every rank must agree on) travel in one all-reduce,
+/// so N ranks take the step one process would take on the union of their batches.
 inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optimizer& optimizer,
                                const LossWeights& weighting, const data::TensorBatch& batch,
-                               const torch::Device& device, bool bf16) {
+                               const torch::Device& device, bool bf16, dist::Communicator* comm = nullptr,
+                               std::vector<float>* signals = nullptr) {
   optimizer.zero_grad();
   torch::Tensor logits;
   {
     model::compat::AutocastGuard autocast(device, bf16);
     logits = model->forward(batch);
   }
-  auto loss = weighting.loss(logits, batch).first;
-  loss.backward();
+  const auto [lossSum, weightSum] = weighting.sums(logits, batch);
+  lossSum.backward();
+  auto totals = torch::stack({lossSum.detach(), weightSum.detach()});
+  auto parameters = model->parameters();
+  if (comm) {
+    std::vector<torch::Tensor> tensors;
+    for (auto& p : parameters) {
+      // Every rank must send the same layout, also for a parameter its batch did not reach.
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      tensors.push_back(p.grad());
+    }
+    tensors.push_back(totals);
+    torch::Tensor flags;
+    if (signals) tensors.push_back(flags = torch::tensor(*signals, torch::kFloat).to(device));
+    comm->allReduceSum(tensors);
+    if (signals) {
+      const auto host = flags.cpu();
+      std::copy(host.data_ptr<float>(), host.data_ptr<float>() + host.numel(), signals->begin());
+    }
+  }
+  const auto weightTotal = totals[1];
+  for (auto& p : parameters)
+    if (p.grad().defined()) p.mutable_grad().div_(weightTotal);
   optimizer.step();
-  return loss.detach();
+  return totals[0] / weightTotal;
 }
 
 /// One pass over epoch 0 of `loader` without gradient: use(loaded batch, its tensors on the

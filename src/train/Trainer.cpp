@@ -10,10 +10,13 @@
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Progress.hpp"
+#include "tautrain/core/Random.hpp"
 #include "tautrain/core/StopSignals.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/data/TensorBatch.hpp"
+#include "tautrain/dist/Communicator.hpp"
+#include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/eval/Discriminant.hpp"
 #include "tautrain/io/Json.hpp"
 #include "tautrain/io/TensorBoard.hpp"
@@ -39,34 +42,59 @@ struct ValidationScores {
   std::vector<std::int64_t> labels;
 };
 
+/// Validation over this rank's share; in a data-parallel run the sums are all-reduced and the
+/// scores gathered, so every rank sees the same figures and takes the same early-stopping step.
 EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const torch::Device& device,
-                     const LossWeights& weighting, bool bf16, ValidationScores& scores) {
-  double lossSum = 0, weightSum = 0;
+                     const LossWeights& weighting, bool bf16, ValidationScores& scores, dist::Communicator* comm) {
+  // Sums: loss, weight, then per class correct and total.
+  auto sums = torch::zeros({10}, torch::kDouble);
+  auto* sum = sums.data_ptr<double>();
   std::vector<float> probabilities, weights;
   std::vector<std::int64_t> labels;
   predict(model, loader, device, bf16,
           [&](const data::LoadedBatch& loaded, const data::TensorBatch& batch, const torch::Tensor& logits) {
-            const auto [loss, weight] = weighting.loss(logits, batch);
-            lossSum += (loss * weight).item<double>();
-            weightSum += weight.item<double>();
+            const auto [lossSum, weightSum] = weighting.sums(logits, batch);
+            sum[0] += lossSum.item<double>();
+            sum[1] += weightSum.item<double>();
             const auto p = torch::softmax(logits, 1).to(torch::kCPU).contiguous();
             probabilities.insert(probabilities.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
             labels.insert(labels.end(), loaded.host.label.begin(), loaded.host.label.end());
             weights.insert(weights.end(), loaded.host.weight.begin(), loaded.host.weight.end());
           });
-  EpochRecord record;
-  record.valid_loss = weightSum > 0 ? lossSum / weightSum : 0;
-  std::array<double, 4> correct{}, total{};
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const float* row = probabilities.data() + i * 4;
     const auto predicted = std::max_element(row, row + 4) - row;
-    total[labels[i]] += 1;
-    correct[labels[i]] += predicted == labels[i];
+    sum[2 + labels[i]] += predicted == labels[i];
+    sum[6 + labels[i]] += 1;
   }
+  if (comm) {
+    std::vector<torch::Tensor> reduced{sums};
+    comm->allReduceSum(reduced);
+    // Rows of (4 probabilities, label, weight) from every rank, in rank order.
+    const auto n = static_cast<std::int64_t>(labels.size());
+    auto rows = torch::empty({n, 6}, torch::kFloat);
+    auto* r = rows.data_ptr<float>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::copy_n(probabilities.data() + 4 * i, 4, r + 6 * i);
+      r[6 * i + 4] = static_cast<float>(labels[i]);
+      r[6 * i + 5] = weights[i];
+    }
+    const auto all = comm->allGatherRows(rows).contiguous();
+    const auto* a = all.data_ptr<float>();
+    const auto total = all.size(0);
+    probabilities.resize(4 * total), labels.resize(total), weights.resize(total);
+    for (std::int64_t i = 0; i < total; ++i) {
+      std::copy_n(a + 6 * i, 4, probabilities.data() + 4 * i);
+      labels[i] = static_cast<std::int64_t>(a[6 * i + 4]);
+      weights[i] = a[6 * i + 5];
+    }
+  }
+  EpochRecord record;
+  record.valid_loss = sum[1] > 0 ? sum[0] / sum[1] : 0;
   double allCorrect = 0, all = 0;
   for (int k = 0; k < 4; ++k) {
-    record.class_accuracy[k] = total[k] > 0 ? correct[k] / total[k] : 0;
-    allCorrect += correct[k], all += total[k];
+    record.class_accuracy[k] = sum[6 + k] > 0 ? sum[2 + k] / sum[6 + k] : 0;
+    allCorrect += sum[2 + k], all += sum[6 + k];
   }
   record.valid_accuracy = all > 0 ? allCorrect / all : 0;
   const auto discriminants = eval::summarizeDiscriminants(probabilities, labels, weights);
@@ -144,12 +172,24 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
   const StopSignalGuard signals;
   auto logger = log::get("train");
   const auto& tc = config.train;
-  const auto device = setUpDevice(tc);
+  const auto rank = dist::rankFromEnvironment();
+  const auto device = setUpDevice(tc, rank);
   const bool bf16 = tc.precision == "bf16";
   if (bf16 && !device.is_cuda()) logger->warn("train.precision bf16 applies on CUDA only; this run trains in fp32");
+  // In a data-parallel run every rank trains; rank 0 alone writes the run directory.
+  std::unique_ptr<dist::Communicator> comm;
+  if (rank.distributed()) comm = std::make_unique<dist::Communicator>(config.dist, rank, device.is_cuda());
+  const bool lead = rank.rank == 0;
+  // Whether any rank says yes (every rank must call it at the same point).
+  const auto anyRank = [&](bool local) {
+    if (!comm) return local;
+    std::vector<torch::Tensor> flag{torch::tensor({local ? 1.0f : 0.0f})};
+    comm->allReduceSum(flag);
+    return flag[0].item<float>() > 0;
+  };
 
   const fs::path runDir = config.output;
-  fs::create_directories(runDir / "checkpoints");
+  if (lead) fs::create_directories(runDir / "checkpoints");
   const auto schema = data::FeatureSchema::fromSpec(config.data.features);
   const auto split = data::splitFiles(config.data);
   TAUTRAIN_CHECK_KEY(!split.valid.empty(), "data.valid_fraction", "training needs validation files");
@@ -160,16 +200,25 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
 
   TrainingState state;
   if (!resumeFrom.empty()) state = readCheckpointState(resumeFrom);
-  const auto scaler = !resumeFrom.empty()           ? data::StandardScaler::fromJson(nlohmann::json::parse(state.scaler_json), resumeFrom)
-                      : config.data.scaler.empty() ? data::StandardScaler::fit(train, config.data.threads)
-                                                   : data::StandardScaler::load(config.data.scaler);
-  scaler.save((runDir / "scaler.json").string());
-  state.scaler_json = scaler.toJson().dump();
+  std::string scalerJson = state.scaler_json;
+  if (resumeFrom.empty() && lead)
+    scalerJson = (config.data.scaler.empty() ? data::StandardScaler::fit(train, config.data.threads)
+                                             : data::StandardScaler::load(config.data.scaler))
+                     .toJson()
+                     .dump();
+  if (comm && resumeFrom.empty()) comm->broadcastString(scalerJson);
+  const auto scaler = data::StandardScaler::fromJson(nlohmann::json::parse(scalerJson),
+                                                     resumeFrom.empty() ? "the fitted scaler" : resumeFrom);
+  if (lead) scaler.save((runDir / "scaler.json").string());
+  state.scaler_json = scalerJson;
   state.config_yaml = config::dumpRunConfig(config);
 
-  const auto loaderOptions = tensorLoaderOptions(config.data, config.seed, device);
-  data::Loader trainLoader(train, scaler, loaderOptions);
-  data::Loader validLoader(valid, scaler, loaderOptions);
+  const bool globalBatches = config.dist.batch_scope == "global";
+  data::Loader trainLoader(train, scaler, tensorLoaderOptions(config.data, config.seed, device, rank,
+                                                             globalBatches ? data::RankShare::kBatchSlices
+                                                                           : data::RankShare::kBlocks));
+  data::Loader validLoader(valid, scaler,
+                           tensorLoaderOptions(config.data, config.seed, device, rank, data::RankShare::kWholeBatches));
 
   torch::manual_seed(config.seed);
   model::TauTransformer model(schema, config.model);
@@ -180,14 +229,31 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(tc.learning_rate)
                                                         .betas({tc.beta1, tc.beta2})
                                                         .eps(tc.epsilon));
+  bool ownRng = false;
   if (!resumeFrom.empty()) {
-    restoreCheckpoint(resumeFrom, *model, &optimizer, device);
+    ownRng = restoreCheckpoint(resumeFrom, *model, &optimizer, device, rank.rank, rank.world_size);
     logger->info("resumed from {}: epoch {}, step {} ({} steps in all)", resumeFrom, state.epoch, state.step,
                  state.global_step);
   }
+  if (comm) {
+    // Identical weights everywhere; each rank then draws its own dropout masks.
+    std::vector<torch::Tensor> parameters;
+    for (auto& p : model->parameters()) parameters.push_back(p.detach());
+    comm->broadcast(parameters);
+    if (!ownRng) {
+      if (!resumeFrom.empty())
+        logger->warn("{} holds no generator states for {} ranks: dropout masks are reseeded", resumeFrom,
+                     rank.world_size);
+      torch::manual_seed(streamSeed(streamSeed(config.seed, 0xd157, static_cast<std::uint64_t>(rank.rank)),
+                                    static_cast<std::uint64_t>(state.global_step)));
+    }
+    logger->info("data-parallel over {} ranks ({}), batch_scope {}: {} candidates per step", rank.world_size,
+                 comm->backend(), config.dist.batch_scope,
+                 globalBatches ? config.data.batch_size : config.data.batch_size * rank.world_size);
+  }
   const LossWeights weighting(tc, device);
   std::unique_ptr<io::EventWriter> events;
-  if (tc.tensorboard) {
+  if (tc.tensorboard && lead) {
     events = std::make_unique<io::EventWriter>(runDir.string());
     // What a killed process logged after its last checkpoint is dropped from the plots.
     if (!resumeFrom.empty()) events->restart(state.global_step);
@@ -204,16 +270,24 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
     startNextEpoch(state);
   }
 
+  // Writes `paths` (rank 0); every rank contributes its generator states.
+  const auto checkpoint = [&](const std::vector<std::string>& paths) {
+    const auto rankRng = comm ? comm->allGatherRows(rankRngState(device)) : torch::Tensor();
+    if (lead) saveCheckpoint(paths, *model, optimizer, state, device, rankRng);
+  };
   auto lastCheckpoint = Clock::now();
   std::int64_t stepsHere = 0;
   // Writes last.pt mid-epoch; `stopping` says so in the log.
   const auto checkpointMidEpoch = [&](bool stopping) {
-    saveCheckpoint({(runDir / "last.pt").string()}, *model, optimizer, state, device);
+    checkpoint({(runDir / "last.pt").string()});
     lastCheckpoint = Clock::now();
     if (stopping) logger->info("checkpoint written at epoch {} step {}: {}", state.epoch, state.step, (runDir / "last.pt").string());
   };
+  // A signal reaches the ranks at different moments; they agree on it through the step's all-reduce.
+  bool signalAgreed = false;
   const auto stopRequested = [&] {
-    return StopSignalGuard::stopRequested() != 0 || (tc.stop_after_steps > 0 && stepsHere >= tc.stop_after_steps);
+    const bool signalled = comm ? signalAgreed : StopSignalGuard::stopRequested() != 0;
+    return signalled || (tc.stop_after_steps > 0 && stepsHere >= tc.stop_after_steps);
   };
   std::int64_t reportedReplacements = 0;
   for (; state.epoch <= tc.max_epochs; ++state.epoch) {
@@ -237,12 +311,17 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       const auto batch = loaded->tensors->to(device);
       lr = learningRate(tc, state.global_step, batches);
       setLearningRate(optimizer, lr);
+      const bool timeDue =
+          tc.checkpoint_every_minutes > 0 && secondsSince(lastCheckpoint) >= 60 * tc.checkpoint_every_minutes;
+      // Flags all ranks act on together: a stop signal (any rank), a checkpoint due by time (rank 0's clock).
+      std::vector<float> flags{StopSignalGuard::stopRequested() != 0 ? 1.0f : 0.0f, lead && timeDue ? 1.0f : 0.0f};
       // A non-finite loss ends the run before any checkpoint is written, so the last good one stays.
-      const double value = trainStep(model, optimizer, weighting, batch, device, bf16).item<double>();
+      const double value = trainStep(model, optimizer, weighting, batch, device, bf16, comm.get(), &flags).item<double>();
       TAUTRAIN_CHECK(std::isfinite(value), Error, "loss is ", value, " at epoch ", epoch, ", step ", state.step,
                      " (batch ", loaded->host.index, "); the last good checkpoint is kept");
+      signalAgreed = flags[0] > 0;
       state.loss_sum += value;
-      state.candidates += batch.size;
+      state.candidates += comm ? static_cast<std::int64_t>(batch.size) * rank.world_size : batch.size;
       state.seconds += secondsSince(stepStart);
       ++state.step, ++state.global_step, ++stepsHere;
       if (state.step % tc.log_every == 0) {
@@ -257,12 +336,10 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       }
       progress.update(state.step - firstStep);
       const bool stepDue = tc.checkpoint_every_steps > 0 && state.global_step % tc.checkpoint_every_steps == 0;
-      const bool timeDue =
-          tc.checkpoint_every_minutes > 0 && secondsSince(lastCheckpoint) >= 60 * tc.checkpoint_every_minutes;
-      if ((stepDue || timeDue) && state.step < batches) checkpointMidEpoch(false);
+      if ((stepDue || (comm ? flags[1] > 0 : timeDue)) && state.step < batches) checkpointMidEpoch(false);
     }
     ValidationScores scores;
-    EpochRecord record = validate(model, validLoader, device, weighting, bf16, scores);
+    EpochRecord record = validate(model, validLoader, device, weighting, bf16, scores, comm.get());
     record.epoch = epoch;
     record.train_loss = state.step > 0 ? state.loss_sum / static_cast<double>(state.step) : 0;
     record.learning_rate = lr;
@@ -293,11 +370,13 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
     std::vector<std::string> paths{(runDir / "checkpoints" / fmt::format("epoch-{:03d}.pt", epoch)).string(),
                                    (runDir / "last.pt").string()};
     if (improved) paths.push_back((runDir / "best.pt").string());
-    saveCheckpoint(paths, *model, optimizer, state, device);
+    checkpoint(paths);
     lastCheckpoint = Clock::now();
-    if (improved) writeRocCurves(runDir / "roc-best.csv", scores);
-    pruneCheckpoints(runDir / "checkpoints", tc.keep_checkpoints, state.best_epoch);
-    writeHistory(runDir.string(), state.history);
+    if (lead) {
+      if (improved) writeRocCurves(runDir / "roc-best.csv", scores);
+      pruneCheckpoints(runDir / "checkpoints", tc.keep_checkpoints, state.best_epoch);
+      writeHistory(runDir.string(), state.history);
+    }
     result = resultOf(state);
     if (state.stalled >= tc.patience) {
       logger->info("early stopping: no better validation loss for {} epochs (best: epoch {})", state.stalled,
@@ -305,6 +384,7 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       result.early_stopped = true;
       break;
     }
+    signalAgreed = anyRank(StopSignalGuard::stopRequested() != 0);
     if (epoch < tc.max_epochs && stopRequested()) {
       logger->info("stopping after epoch {} as asked; its checkpoint is {}", epoch, (runDir / "last.pt").string());
       result.interrupted = true;

@@ -9,34 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <torch/cuda.h>
 
+#include "support/RunTautrain.hpp"
 #include "support/TestData.hpp"
 #include "tautrain/train/Checkpoint.hpp"
 
-namespace {
-
-struct Result {
-  int code = -1;
-  std::string output;  ///< stdout and stderr
-};
-
-/// `prefix` runs the executable under another command (timeout, ...).
-Result runTautrain(const std::string& arguments, const std::string& prefix = "") {
-  Result result;
-  const std::string command = prefix + TAUTRAIN_EXECUTABLE + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> buffer{};
-  while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-void expectFailure(const Result& r, int code, std::initializer_list<const char*> mentions) {
-  EXPECT_EQ(r.code, code) << r.output;
-  for (const char* m : mentions) EXPECT_NE(r.output.find(m), std::string::npos) << "'" << m << "' not in: " << r.output;
-}
-
-}  // namespace
+using tautrain::test::expectFailure;
+using tautrain::test::runTautrain;
 
 TEST(Cli, VersionAndHelp) {
   const auto version = runTautrain("--version");

@@ -5,6 +5,7 @@
 
 #include "tautrain/data/DataConfig.hpp"
 #include "tautrain/data/GeneratorConfig.hpp"
+#include "tautrain/dist/DistConfig.hpp"
 #include "tautrain/eval/EvalConfig.hpp"
 #include "tautrain/model/ModelConfig.hpp"
 #include "tautrain/train/TrainConfig.hpp"
@@ -18,6 +19,7 @@ struct RunConfig {
   data::GeneratorConfig generator;
   model::ModelConfig model;
   train::TrainConfig train;
+  dist::DistConfig dist;
   eval::EvalConfig eval;
 
   template <class V>
@@ -28,6 +30,7 @@ struct RunConfig {
     v.section("generator", generator);
     v.section("model", model);
     v.section("train", train);
+    v.section("dist", dist);
     v.section("eval", eval);
   }
 };

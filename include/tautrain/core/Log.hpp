@@ -13,6 +13,9 @@ std::shared_ptr<spdlog::logger> get(const std::string& name);
 /// Sets the level ("trace", "debug", "info", "warn", "error", "off"); throws on an unknown name.
 void setLevel(const std::string& level);
 
+/// Tags every line, e.g. "rank 3" in a data-parallel run.
+void setTag(const std::string& tag);
+
 /// Adds a log file that receives every logger's output (the run directory's log).
 void addFile(const std::string& path);
 

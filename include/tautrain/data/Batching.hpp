@@ -33,6 +33,19 @@ struct EpochPlan {
   std::vector<std::int64_t> batchesPerRankBeforeTrim;
 };
 
+/// How the ranks of a data-parallel run share an epoch.
+enum class RankShare {
+  kBlocks,       ///< each rank plans its own blocks (disjoint reads); batch counts equalised
+  kBatchSlices,  ///< one global plan; rank r takes every world-th candidate of each batch
+  kWholeBatches, ///< one global plan; rank r takes every world-th batch (validation: nothing dropped)
+};
+
+/// The plan of one rank under `share`; kBatchSlices drops batches with fewer candidates than
+/// ranks, so that every rank has work at every step.
+EpochPlan planRankShare(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
+                        const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, RankShare share,
+                        int rank, int worldSize);
+
 EpochPlan planEpoch(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
                     const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, int rank = 0,
                     int worldSize = 1);

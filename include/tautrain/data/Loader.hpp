@@ -31,6 +31,7 @@ struct LoaderOptions {
   std::uint64_t seed = 1;
   int rank = 0;
   int world_size = 1;
+  RankShare share = RankShare::kBlocks;
   /// Also build tensors in the background (pinned when pin_memory).
   bool make_tensors = false;
   bool pin_memory = false;

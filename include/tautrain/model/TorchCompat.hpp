@@ -8,7 +8,20 @@
 #define TAUTRAIN_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+
 namespace tautrain::model::compat {
+
+/// What c10d's Gloo and NCCL groups derive from and run collectives through: ProcessGroup in
+/// LibTorch 1.x, Backend from 2.0 (ProcessGroup became a dispatcher over backends).
+#if TAUTRAIN_TORCH_AT_LEAST(2, 0)
+using CollectiveBackend = ::c10d::Backend;
+#else
+using CollectiveBackend = ::c10d::ProcessGroup;
+#endif
 
 /// scaled_dot_product_attention (flash / memory-efficient kernels) arrived in LibTorch 2.0.
 constexpr bool kHasFusedAttention = TAUTRAIN_TORCH_AT_LEAST(2, 0);

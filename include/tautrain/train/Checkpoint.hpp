@@ -30,17 +30,22 @@ struct TrainingState {
 };
 
 /// Serialises the checkpoint once and writes it to every one of `paths` atomically (temporary
-/// file, fsync, rename): the previous file at each path survives any failure.
+/// file, fsync, rename): the previous file at each path survives any failure. `rankRng` holds
+/// every rank's generator states of a data-parallel run, one row per rank (see rankRngState).
 void saveCheckpoint(const std::vector<std::string>& paths, const torch::nn::Module& model,
-                    const torch::optim::Optimizer& optimizer,
-                    const TrainingState& state, const torch::Device& device);
+                    const torch::optim::Optimizer& optimizer, const TrainingState& state, const torch::Device& device,
+                    const torch::Tensor& rankRng = {});
+
+/// This process's CPU and `device` generator states as one uint8 row, for rankRng.
+torch::Tensor rankRngState(const torch::Device& device);
 
 /// Reads only the state: config, scaler, position and history.
 TrainingState readCheckpointState(const std::string& path);
 
 /// Loads weights into a model built from the checkpoint's config; with an optimizer, also its
-/// state and the random generators of the CPU and of `device`.
-void restoreCheckpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                       const torch::Device& device);
+/// state and the random generators of the CPU and of `device` (rank `rank`'s of `worldSize`).
+/// Returns false when the checkpoint holds no generator states for this rank and world size.
+bool restoreCheckpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                       const torch::Device& device, int rank = 0, int worldSize = 1);
 
 }  // namespace tautrain::train

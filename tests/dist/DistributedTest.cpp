@@ -1,0 +1,228 @@
+// Data-parallel training over Gloo on loopback: the same steps as one process, failing ranks,
+// signals through the launcher and resume.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "support/RunTautrain.hpp"
+#include "support/TestData.hpp"
+#include "tautrain/config/RunConfig.hpp"
+#include "tautrain/core/Error.hpp"
+#include "tautrain/data/Batching.hpp"
+#include "tautrain/dist/RankInfo.hpp"
+#include "tautrain/model/TauTransformer.hpp"
+#include "tautrain/train/Checkpoint.hpp"
+
+using namespace tautrain;
+
+namespace {
+
+/// Sets environment variables for its lifetime.
+class ScopedEnvironment {
+ public:
+  explicit ScopedEnvironment(std::vector<std::pair<std::string, std::string>> values) : m_values(std::move(values)) {
+    for (const auto& [name, value] : m_values) ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnvironment() {
+    for (const auto& item : m_values) ::unsetenv(item.first.c_str());
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> m_values;
+};
+
+std::vector<torch::Tensor> parametersOf(const std::string& checkpoint) {
+  const auto state = train::readCheckpointState(checkpoint);
+  const auto config = config::parseRunConfig(state.config_yaml, checkpoint);
+  model::TauTransformer model(data::FeatureSchema::fromSpec(config.data.features), config.model);
+  train::restoreCheckpoint(checkpoint, *model, nullptr, torch::kCPU);
+  return model->parameters();
+}
+
+std::map<std::string, torch::Tensor> namedParametersOf(const std::string& checkpoint) {
+  const auto state = train::readCheckpointState(checkpoint);
+  const auto config = config::parseRunConfig(state.config_yaml, checkpoint);
+  model::TauTransformer model(data::FeatureSchema::fromSpec(config.data.features), config.model);
+  train::restoreCheckpoint(checkpoint, *model, nullptr, torch::kCPU);
+  std::map<std::string, torch::Tensor> named;
+  for (const auto& item : model->named_parameters()) named[item.key()] = item.value().detach();
+  return named;
+}
+
+/// A tiny run on 2400 synthetic candidates (18 steps of 100 per epoch).
+std::string tinyRun(const test::TempDir& dir, const std::string& extra) {
+  return "--set data.files=[" + dir.file("data") +
+         "] --set data.valid_fraction=0.25 --set data.batch_size=100 --set data.threads=1 --set model.d_model=8 "
+         "--set model.heads=2 --set model.layers=1 --set model.embed_hidden=16 --set model.d_ff=16 "
+         "--set model.decoder_hidden1=16 --set model.decoder_hidden2=8 --set train.learning_rate=0.003 "
+         "--set train.torch_threads=1 --set dist.timeout_s=20 " +
+         extra;
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+class Distributed : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(test::runTautrain("generate -o " + dir.file("data") + " -n 2400 --shard-size 300").code, 0);
+  }
+  test::TempDir dir;
+};
+
+}  // namespace
+
+TEST(RankInfo, ReadsTorchrunSlurmAndOpenMpiVariablesAndNamesABadOne) {
+  EXPECT_FALSE(dist::rankFromEnvironment().distributed());
+  {
+    ScopedEnvironment env({{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
+                           {"MASTER_ADDR", "node7"}, {"MASTER_PORT", "1234"}});
+    const auto info = dist::rankFromEnvironment();
+    EXPECT_EQ(info.rank, 3);
+    EXPECT_EQ(info.world_size, 8);
+    EXPECT_EQ(info.local_rank, 1);
+    EXPECT_EQ(info.local_world_size, 2);
+    EXPECT_EQ(info.master_addr, "node7");
+    EXPECT_EQ(info.master_port, 1234);
+    EXPECT_EQ(info.source, "torchrun");
+  }
+  {
+    ScopedEnvironment env({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "6"}, {"SLURM_LOCALID", "1"},
+                           {"SLURM_NTASKS_PER_NODE", "2"}});
+    const auto info = dist::rankFromEnvironment();
+    EXPECT_EQ(info.rank, 5);
+    EXPECT_EQ(info.source, "slurm");
+  }
+  {
+    ScopedEnvironment env({{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2"}});
+    EXPECT_EQ(dist::rankFromEnvironment().source, "openmpi");
+  }
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{{"RANK", "two"}, {"RANK", "4"}}) {
+    ScopedEnvironment env({{"WORLD_SIZE", "4"}, {name, value}});
+    try {
+      dist::rankFromEnvironment();
+      ADD_FAILURE() << value;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.key(), "RANK");
+    }
+  }
+}
+
+TEST(RankShare, SlicesAndWholeBatchesCoverTheGlobalPlanOnce) {
+  std::vector<std::uint32_t> counts;
+  for (int i = 0; i < 1000; ++i) counts.push_back(static_cast<std::uint32_t>(1 + (i * 37) % 90));
+  const auto blocks = data::makeBlocks({600, 400}, 64);
+  data::BatchingOptions options;
+  options.batch_size = 50;
+  options.window_batches = 4;
+  const auto global = data::planEpoch(counts, blocks, options, 7, 2);
+  for (const auto share : {data::RankShare::kBatchSlices, data::RankShare::kWholeBatches}) {
+    std::vector<data::EpochPlan> ranks;
+    for (int r = 0; r < 3; ++r) ranks.push_back(data::planRankShare(counts, blocks, options, 7, 2, share, r, 3));
+    std::multiset<std::int64_t> all, seen;
+    for (const auto& b : global.batches) all.insert(b.begin(), b.end());
+    for (const auto& plan : ranks)
+      for (const auto& b : plan.batches) seen.insert(b.begin(), b.end());
+    EXPECT_EQ(seen, all) << "every candidate once";
+    if (share == data::RankShare::kBatchSlices) {
+      // Step k of every rank holds a third of global batch k.
+      for (const auto& plan : ranks) ASSERT_EQ(plan.batches.size(), global.batches.size());
+      for (std::size_t k = 0; k < global.batches.size(); ++k) {
+        std::multiset<std::int64_t> step;
+        for (const auto& plan : ranks) step.insert(plan.batches[k].begin(), plan.batches[k].end());
+        EXPECT_EQ(step, std::multiset<std::int64_t>(global.batches[k].begin(), global.batches[k].end()));
+      }
+    }
+  }
+}
+
+TEST_F(Distributed, TwoRanksTakeTheStepsOfOneProcessWithTheGlobalBatch) {
+  const auto settings = tinyRun(dir, "--set train.max_epochs=2 --set model.dropout=0 --set dist.batch_scope=global");
+  const auto one = test::runTautrain("train -o " + dir.file("one") + " " + settings);
+  ASSERT_EQ(one.code, 0) << one.output;
+  const auto two = test::runTautrain("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("two") + " " + settings);
+  ASSERT_EQ(two.code, 0) << two.output;
+  EXPECT_NE(two.output.find("data-parallel over 2 ranks (gloo)"), std::string::npos) << two.output;
+  const auto a = namedParametersOf(dir.file("one/last.pt")), b = namedParametersOf(dir.file("two/last.pt"));
+  ASSERT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (const auto& [name, value] : a) {
+    auto x = value.clone(), y = b.at(name).clone();
+    if (name.find("attention.qkv.bias") != std::string::npos) {
+      // The key bias has zero gradient in exact arithmetic (softmax ignores a shift shared by
+      // all keys), so Adam turns rounding noise into full steps there: any other summation order
+      // moves it. It takes no part in the scores.
+      const auto d = x.size(0) / 3;
+      x.narrow(0, d, d).zero_(), y.narrow(0, d, d).zero_();
+    }
+    worst = std::max(worst, ((x - y).abs().max() / x.abs().max().clamp_min(1e-12)).item<double>());
+  }
+  EXPECT_LT(worst, 1e-5) << "largest relative parameter difference";
+  EXPECT_GT(worst, 0.0) << "the two runs must not be the same process";
+  // Only rank 0 wrote the run directory; the ranks' lines are tagged.
+  EXPECT_FALSE(std::filesystem::exists(dir.file("two/last.pt.tmp")));
+  EXPECT_NE(two.output.find("[rank 0]"), std::string::npos);
+}
+
+TEST_F(Distributed, AKilledRankStopsTheOtherWithAnErrorAndTheLauncherReportsIt) {
+  test::Spawned launcher(split("launch --nproc-per-node 2 --master-port 0 --grace 5 -- train -o " + dir.file("run") +
+                               " " + tinyRun(dir, "--set train.max_epochs=1000 --set dist.timeout_s=30")),
+                         dir.file("launch.log"));
+  ASSERT_TRUE(launcher.waitForOutput("data-parallel over 2 ranks", 60)) << launcher.output();
+  const auto ranks = launcher.children();
+  ASSERT_EQ(ranks.size(), 2u);
+  ::kill(ranks[1], SIGKILL);
+  const auto start = std::chrono::steady_clock::now();
+  const int code = launcher.wait(60);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(code, 0) << launcher.output();
+  EXPECT_LT(seconds, 30) << "the surviving rank must fail within dist.timeout_s";
+  EXPECT_NE(launcher.output().find("killed by signal"), std::string::npos) << launcher.output();
+}
+
+TEST_F(Distributed, AHangingRankFailsTheOthersAfterTheTimeout) {
+  test::Spawned launcher(split("launch --nproc-per-node 2 --master-port 0 --grace 2 -- train -o " + dir.file("run") +
+                               " " + tinyRun(dir, "--set train.max_epochs=1000 --set dist.timeout_s=4")),
+                         dir.file("launch.log"));
+  ASSERT_TRUE(launcher.waitForOutput("data-parallel over 2 ranks", 60)) << launcher.output();
+  const auto ranks = launcher.children();
+  ASSERT_EQ(ranks.size(), 2u);
+  ::kill(ranks[1], SIGSTOP);
+  const int code = launcher.wait(40);
+  ::kill(ranks[1], SIGKILL);
+  EXPECT_EQ(code, 1) << launcher.output();
+  EXPECT_NE(launcher.output().find("another rank has probably died or hangs (timeout dist.timeout_s = 4 s)"),
+            std::string::npos)
+      << launcher.output();
+}
+
+TEST_F(Distributed, SigtermToTheLauncherCheckpointsAndTheResumedRunEndsBitwiseAsAnUninterruptedOne) {
+  const auto settings = tinyRun(dir, "--set train.max_epochs=3 --set train.checkpoint_exit_code=77");
+  const auto straight =
+      test::runTautrain("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("straight") + " " + settings);
+  ASSERT_EQ(straight.code, 0) << straight.output;
+
+  test::Spawned launcher(split("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("stopped") + " " +
+                               settings + " --set train.log_every=1"),
+                         dir.file("launch.log"));
+  ASSERT_TRUE(launcher.waitForOutput("epoch 1 step 3/", 60)) << launcher.output();
+  launcher.signal(SIGTERM);
+  ASSERT_EQ(launcher.wait(60), 77) << launcher.output();
+  const auto stopped = train::readCheckpointState(dir.file("stopped/last.pt"));
+  EXPECT_GE(stopped.global_step, 3);
+  EXPECT_LT(stopped.global_step, 54) << "stopped before the end";
+
+  const auto resumed = test::runTautrain("launch --nproc-per-node 2 --master-port 0 -- train --resume " +
+                                         dir.file("stopped") + " --set train.log_every=50");
+  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  const auto a = parametersOf(dir.file("straight/last.pt")), b = parametersOf(dir.file("stopped/last.pt"));
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+}
