@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -13,6 +14,10 @@
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/data/SyntheticGenerator.hpp"
+#include "tautrain/dist/AllReduceBench.hpp"
+#include "tautrain/dist/Communicator.hpp"
+#include "tautrain/dist/Launcher.hpp"
+#include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/core/Random.hpp"
 #include "tautrain/eval/Evaluation.hpp"
 #include "tautrain/io/Json.hpp"
@@ -233,6 +238,61 @@ void runRocBench(const RocBenchOptions& options) {
                                  {"rocs", results.size()}});
 }
 
+struct AllReduceBenchOptions {
+  ConfigOptions config;
+  int ranks = 2;
+  int iterations = 20;
+  std::string device = "cpu";
+  std::string json;
+};
+
+/// Under a launcher: times all-reduces of the model's gradients and of a size sweep; rank 0
+/// reports. Started by hand: launches itself on `ranks` local ranks.
+void runAllReduceBench(const AllReduceBenchOptions& options, const std::vector<std::string>& arguments) {
+  const auto rank = dist::rankFromEnvironment();
+  if (!rank.distributed()) {
+    dist::LaunchOptions launch;
+    launch.nproc_per_node = options.ranks;
+    launch.master_port = 0;
+    launch.executable = std::filesystem::read_symlink("/proc/self/exe").string();
+    launch.arguments = arguments;
+    if (const int code = dist::launch(launch); code != 0) throw ExitRequest{code};
+    return;
+  }
+  const auto config = options.config.load();
+  const bool cuda = options.device.rfind("cuda", 0) == 0;
+  dist::Communicator comm(config.dist, rank, cuda);
+  // The gradient all-reduce of training: one tensor per parameter, bucketed as in training.
+  auto gradients = train::parameterSizes(config);
+  gradients.push_back(2);  // the loss and weight sums ride along
+  struct Row {
+    std::string what;
+    dist::AllReduceTiming timing;
+  };
+  std::vector<Row> rows{{"model gradients", dist::timeAllReduce(comm, gradients, options.iterations, cuda)}};
+  for (const std::int64_t bytes : {std::int64_t{4} << 10, std::int64_t{64} << 10, std::int64_t{1} << 20,
+                                   std::int64_t{16} << 20, std::int64_t{64} << 20})
+    rows.push_back({fmt::format("{} KiB", bytes >> 10), dist::timeAllReduce(comm, {bytes / 4}, options.iterations, cuda)});
+  if (rank.rank != 0) return;
+  nlohmann::json result = {{"benchmark", "allreduce"},      {"machine", machineDescription()},
+                           {"version", versionString()},    {"ranks", rank.world_size},
+                           {"backend", comm.backend()},     {"iterations", options.iterations},
+                           {"rows", nlohmann::json::array()}};
+  std::cout << "machine: " << machineDescription() << "\n"
+            << rank.world_size << " ranks, " << comm.backend() << ", median of " << options.iterations
+            << " all-reduces; baseline: a local copy of the same bytes\n"
+            << fmt::format("{:<16} {:>12} {:>8} {:>12} {:>10} {:>10} {:>10}\n", "buffer", "bytes", "tensors",
+                           "time (us)", "algbw GB/s", "busbw GB/s", "x copy");
+  for (const auto& [what, t] : rows) {
+    std::cout << fmt::format("{:<16} {:>12} {:>8} {:>12.1f} {:>10.3f} {:>10.3f} {:>10.1f}\n", what, t.bytes, t.tensors,
+                             t.seconds * 1e6, t.algorithm_gbps, t.bus_gbps, t.seconds / t.copy_seconds);
+    result["rows"].push_back({{"buffer", what}, {"bytes", t.bytes}, {"tensors", t.tensors}, {"seconds", t.seconds},
+                              {"copy_seconds", t.copy_seconds}, {"algorithm_gbps", t.algorithm_gbps},
+                              {"bus_gbps", t.bus_gbps}});
+  }
+  if (!options.json.empty()) io::writeJson(options.json, result);
+}
+
 }  // namespace
 
 void addBenchCommand(CLI::App& app) {
@@ -268,6 +328,24 @@ void addBenchCommand(CLI::App& app) {
   rocBench->add_option("-n,--candidates", rocOptions->candidates, "synthetic candidates")->capture_default_str();
   rocBench->add_option("--json", rocOptions->json, "write the figures as JSON");
   rocBench->callback([rocOptions] { runRocBench(*rocOptions); });
+
+  auto* allReduce = bench->add_subcommand(
+      "allreduce", "All-reduce time and bus bandwidth for the model's gradients and a size sweep (Gloo/NCCL)");
+  auto allReduceOptions = std::make_shared<AllReduceBenchOptions>();
+  allReduceOptions->config.addTo(*allReduce);
+  allReduce->add_option("--ranks", allReduceOptions->ranks, "local ranks to launch when not under a launcher")
+      ->capture_default_str();
+  allReduce->add_option("--iterations", allReduceOptions->iterations, "timed all-reduces per size")->capture_default_str();
+  allReduce->add_option("--device", allReduceOptions->device, "cpu (Gloo) or cuda (NCCL)")->capture_default_str();
+  allReduce->add_option("--json", allReduceOptions->json, "write the figures as JSON (rank 0)");
+  allReduce->callback([allReduceOptions] {
+    // The ranks rerun this very command line.
+    std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+    std::vector<std::string> arguments;
+    for (std::string word; std::getline(cmdline, word, '\0');) arguments.push_back(word);
+    arguments.erase(arguments.begin());
+    runAllReduceBench(*allReduceOptions, arguments);
+  });
 }
 
 }  // namespace tautrain::cli

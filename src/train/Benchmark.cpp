@@ -120,4 +120,11 @@ std::vector<Throughput> measureThroughput(const config::RunConfig& config, const
   return rows;
 }
 
+std::vector<std::int64_t> parameterSizes(const config::RunConfig& config) {
+  const model::TauTransformer model(data::FeatureSchema::fromSpec(config.data.features), config.model);
+  std::vector<std::int64_t> sizes;
+  for (const auto& p : model->parameters()) sizes.push_back(p.numel());
+  return sizes;
+}
+
 }  // namespace tautrain::train

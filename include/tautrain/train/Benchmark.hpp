@@ -27,4 +27,7 @@ struct Throughput {
 /// (device, precision); returns one row per variant.
 std::vector<Throughput> measureThroughput(const config::RunConfig& config, const ThroughputOptions& options);
 
+/// Element counts of the model's parameters (its gradient tensors), for all-reduce benchmarks.
+std::vector<std::int64_t> parameterSizes(const config::RunConfig& config);
+
 }  // namespace tautrain::train

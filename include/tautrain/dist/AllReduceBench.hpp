@@ -1,0 +1,25 @@
+#pragma once
+// All-reduce timing for `tautrain bench allreduce`, with a local copy of the same bytes as the
+// baseline measured in the same run.
+#include <cstdint>
+#include <vector>
+
+namespace tautrain::dist {
+
+class Communicator;
+
+struct AllReduceTiming {
+  std::int64_t bytes = 0;
+  int tensors = 1;            ///< how many tensors the buffer was split into (bucketing)
+  double seconds = 0;         ///< median time of one all-reduce
+  double copy_seconds = 0;    ///< median time of copying the same bytes locally
+  double algorithm_gbps = 0;  ///< bytes / seconds
+  double bus_gbps = 0;        ///< algorithm bandwidth x 2 (N - 1) / N, as nccl-tests report it
+};
+
+/// Times all-reduces of float32 buffers split as `tensorSizes` (element counts) on every rank
+/// (a collective: all ranks call it with the same arguments).
+AllReduceTiming timeAllReduce(Communicator& comm, const std::vector<std::int64_t>& tensorSizes, int iterations,
+                              bool cuda);
+
+}  // namespace tautrain::dist

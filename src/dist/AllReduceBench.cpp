@@ -1,0 +1,59 @@
+#include "tautrain/dist/AllReduceBench.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "tautrain/dist/Communicator.hpp"
+
+namespace tautrain::dist {
+
+namespace {
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+void synchronize(bool cuda) {
+  if (cuda) torch::cuda::synchronize();
+}
+
+}  // namespace
+
+AllReduceTiming timeAllReduce(Communicator& comm, const std::vector<std::int64_t>& tensorSizes, int iterations,
+                              bool cuda) {
+  const auto options = torch::TensorOptions().dtype(torch::kFloat).device(cuda ? torch::kCUDA : torch::kCPU);
+  std::vector<at::Tensor> tensors;
+  std::int64_t elements = 0;
+  for (const auto n : tensorSizes) tensors.push_back(torch::ones({n}, options)), elements += n;
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> reduce, copy;
+  for (int i = 0; i < iterations + 3; ++i) {  // the first three warm up
+    comm.barrier();
+    synchronize(cuda);
+    auto start = Clock::now();
+    comm.allReduceSum(tensors);
+    synchronize(cuda);
+    const double reduceSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+    auto source = torch::cat(tensors), target = torch::empty_like(source);
+    synchronize(cuda);
+    start = Clock::now();
+    target.copy_(source);
+    synchronize(cuda);
+    const double copySeconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (i >= 3) reduce.push_back(reduceSeconds), copy.push_back(copySeconds);
+    for (auto& t : tensors) t.fill_(1.0f);  // keep values finite over many sums
+  }
+  AllReduceTiming timing;
+  timing.bytes = elements * 4;
+  timing.tensors = static_cast<int>(tensorSizes.size());
+  timing.seconds = median(reduce);
+  timing.copy_seconds = median(copy);
+  timing.algorithm_gbps = static_cast<double>(timing.bytes) / timing.seconds / 1e9;
+  timing.bus_gbps = timing.algorithm_gbps * 2.0 * (comm.size() - 1) / comm.size();
+  return timing;
+}
+
+}  // namespace tautrain::dist
