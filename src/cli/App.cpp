@@ -63,6 +63,7 @@ int run(int argc, char** argv) {
   addConfigCommand(app);
   addTrainCommands(app);
   addLaunchCommand(app);
+  addCondorCommand(app);
   addEvalCommands(app);
 
   try {

@@ -30,10 +30,17 @@ struct FitOptions {
 };
 
 /// Writes PREFIX.csv, PREFIX.json and the plot (or prints the CSV without a prefix).
+/// An output prefix such as study/fit may name a directory that does not exist yet.
+void createParentDirectory(const std::string& prefix) {
+  const auto parent = fs::path(prefix).parent_path();
+  if (!parent.empty()) fs::create_directories(parent);
+}
+
 void writeFits(const FitOptions& options, const std::vector<eval::PowerLawFit>& fits) {
   const auto csv = eval::powerLawCsv(fits);
   std::cout << csv;
   if (options.out.empty()) return;
+  createParentDirectory(options.out);
   io::writeFileAtomic(options.out + ".csv", csv);
   nlohmann::json json = nlohmann::json::array();
   const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
@@ -48,7 +55,7 @@ void writeFits(const FitOptions& options, const std::vector<eval::PowerLawFit>& 
 struct EvaluateOptions {
   ConfigOptions config;
   std::vector<std::string> checkpoints, data, scores;
-  std::string run, reference;
+  std::string run, reference, name;
   std::vector<int> patience{1, 3, 6, 10};
   std::string out = "evaluation";
   std::string device = "cpu";
@@ -122,11 +129,16 @@ void addEvalCommands(CLI::App& app) {
   auto options = std::make_shared<EvaluateOptions>();
   evaluate->add_option("--checkpoints", options->checkpoints, "checkpoint files, globs, run directories or @LIST")
       ->required();
+  evaluate->add_option("--name", options->name, "model name of a single checkpoint (default: from its path)");
   addReportOptions(evaluate, *options, true);
   evaluate->callback([options] {
     prepareOutputDirectory(options->out, options->config.load(), "evaluate");
     std::vector<std::pair<std::string, std::string>> models;
-    for (const auto& checkpoint : checkpointPaths(options->checkpoints)) models.emplace_back(modelName(checkpoint), checkpoint);
+    const auto checkpoints = checkpointPaths(options->checkpoints);
+    TAUTRAIN_CHECK_KEY(options->name.empty() || checkpoints.size() == 1, "--name", "names one checkpoint, ",
+                       checkpoints.size(), " given");
+    for (const auto& checkpoint : checkpoints)
+      models.emplace_back(options->name.empty() ? modelName(checkpoint) : options->name, checkpoint);
     report(*options, scoreAll(*options, models));
   });
 
@@ -226,6 +238,7 @@ void addEvalCommands(CLI::App& app) {
       TAUTRAIN_CHECK_KEY(eq != std::string::npos && n > 0, "--run", "expects N=DIR with N > 0, got '", spec, "'");
       runs.emplace_back(n, spec.substr(eq + 1));
     }
+    createParentDirectory(scalingOptions->out);
     const auto points = scalingOptions->out + "-points.csv";
     io::writeFileAtomic(points, eval::dataScalingPoints(runs, scalingOptions->selection));
     writeFits(*scalingOptions, eval::fitPowerLawCsv(points));

@@ -1,3 +1,5 @@
+#include <fmt/ranges.h>
+
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -7,6 +9,7 @@
 #include "tautrain/io/Json.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/dist/Condor.hpp"
 #include "tautrain/dist/Launcher.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/model/TauTransformer.hpp"
@@ -20,16 +23,18 @@ namespace {
 struct TrainOptions {
   RunOptions run;
   std::string resume, device;
+  bool autoResume = false;
 };
 
 /// The config stored in a run's last.pt, for --resume (--set may still change keys).
-config::RunConfig resumeConfig(const TrainOptions& options, const std::string& checkpoint) {
-  TAUTRAIN_CHECK_KEY(options.run.config.files.empty(), "--resume",
+config::RunConfig resumeConfig(const TrainOptions& options, const std::string& runDirectory) {
+  TAUTRAIN_CHECK_KEY(options.autoResume || options.run.config.files.empty(), "--resume",
                      "takes the config from the checkpoint; change keys with --set instead of --config");
   auto overrides = options.run.config.overrides;
   if (!options.device.empty()) overrides.push_back("train.device=" + options.device);
+  const auto checkpoint = (std::filesystem::path(runDirectory) / "last.pt").string();
   auto config = config::parseRunConfig(train::readCheckpointState(checkpoint).config_yaml, checkpoint, overrides);
-  config.output = options.resume;
+  config.output = runDirectory;
   return config;
 }
 
@@ -48,20 +53,29 @@ void addTrainCommands(CLI::App& app) {
   trainCommand->add_option("--device", trainOptions->device, "cpu, cuda or cuda:K (shortcut for --set train.device=)");
   trainCommand->add_option("--resume", trainOptions->resume, "continue the run in this directory from its last.pt")
       ->check(CLI::ExistingDirectory);
+  trainCommand->add_flag("--auto-resume", trainOptions->autoResume,
+                         "continue from OUT/last.pt when it exists, else start (jobs that a batch system restarts)");
   trainCommand->callback([trainOptions] {
     const auto& options = *trainOptions;
     // Rank 0 alone writes the run directory of a data-parallel run.
     const bool lead = dist::rankFromEnvironment().rank == 0;
+    if (const auto job = dist::condorJobFromEnvironment(); job.inside && lead)
+      log::get("train")->info("HTCondor job {} in {}, GPUs [{}]", job.id(), job.scratch, fmt::join(job.gpus, ", "));
     config::RunConfig config;
-    std::string checkpoint;
-    if (!options.resume.empty()) {
-      checkpoint = (std::filesystem::path(options.resume) / "last.pt").string();
-      config = resumeConfig(options, checkpoint);
+    std::string checkpoint, resume = options.resume;
+    std::vector<std::string> extra;
+    if (!options.run.output.empty()) extra.push_back("output=" + options.run.output);
+    if (!options.device.empty()) extra.push_back("train.device=" + options.device);
+    if (options.autoResume) {
+      TAUTRAIN_CHECK_KEY(resume.empty(), "--auto-resume", "give either --resume DIR or --auto-resume");
+      config = options.run.config.load(extra);
+      if (std::filesystem::exists(std::filesystem::path(config.output) / "last.pt")) resume = config.output;
+    }
+    if (!resume.empty()) {
+      checkpoint = (std::filesystem::path(resume) / "last.pt").string();
+      config = resumeConfig(options, resume);
       if (lead) log::addFile((std::filesystem::path(config.output) / "tautrain.log").string());
     } else {
-      std::vector<std::string> extra;
-      if (!options.run.output.empty()) extra.push_back("output=" + options.run.output);
-      if (!options.device.empty()) extra.push_back("train.device=" + options.device);
       config = options.run.config.load(extra);
       if (options.run.config.dump) {
         std::cout << config::dumpRunConfig(config);

@@ -61,7 +61,9 @@ std::int64_t Dataset::replacedValues() const {
   return total;
 }
 
-Split splitFiles(const DataConfig& config) {
+namespace {
+
+Split splitByFile(const DataConfig& config) {
   Split split;
   if (!config.train_files.empty()) {
     split.train = expandPaths(config.train_files);
@@ -82,6 +84,20 @@ Split splitFiles(const DataConfig& config) {
   nValid = std::clamp<std::size_t>(nValid, 1, files.size() - 1);
   split.valid.assign(files.begin(), files.begin() + nValid);
   split.train.assign(files.begin() + nValid, files.end());
+  return split;
+}
+
+}  // namespace
+
+Split splitFiles(const DataConfig& config) {
+  auto split = splitByFile(config);
+  // A data-scaling study trains on the first files of the (shuffled) training list, so a smaller
+  // fraction's files are always part of a larger one's.
+  if (config.train_fraction < 1) {
+    const auto keep = std::max<std::size_t>(
+        1, static_cast<std::size_t>(std::ceil(config.train_fraction * static_cast<double>(split.train.size()))));
+    split.train.resize(std::min(keep, split.train.size()));
+  }
   std::sort(split.train.begin(), split.train.end());
   std::sort(split.valid.begin(), split.valid.end());
   return split;

@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <csignal>
 #include <cstring>
 #include <thread>
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/dist/Condor.hpp"
 
 extern char** environ;
 
@@ -86,16 +88,26 @@ int launch(const LaunchOptions& options) {
   sigaction(SIGHUP, &forward, &oldHup);
   g_pendingSignal = 0;
 
+  // A batch system lists the job's GPUs (indices, UUIDs or MIG instances): each rank gets its
+  // own, so it sees exactly one GPU as cuda:0 (a MIG instance cannot be shared with others anyway).
+  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+  const auto gpus = visibleDevices(visible ? visible : "");
+  const bool oneGpuEach = static_cast<int>(gpus.size()) >= options.nproc_per_node;
+  if (oneGpuEach) logger->info("CUDA_VISIBLE_DEVICES: one of {} per rank", visible);
+
   std::vector<pid_t> pids(static_cast<std::size_t>(options.nproc_per_node), -1);
   for (int local = 0; local < options.nproc_per_node; ++local) {
     const int rank = options.node_rank * options.nproc_per_node + local;
-    const auto environment = rankEnvironment({{"RANK", std::to_string(rank)},
-                                              {"WORLD_SIZE", std::to_string(world)},
-                                              {"LOCAL_RANK", std::to_string(local)},
-                                              {"LOCAL_WORLD_SIZE", std::to_string(options.nproc_per_node)},
-                                              {"GROUP_RANK", std::to_string(options.node_rank)},
-                                              {"MASTER_ADDR", options.master_addr},
-                                              {"MASTER_PORT", std::to_string(port)}});
+    std::vector<std::pair<std::string, std::string>> variables{
+        {"RANK", std::to_string(rank)},
+        {"WORLD_SIZE", std::to_string(world)},
+        {"LOCAL_RANK", std::to_string(local)},
+        {"LOCAL_WORLD_SIZE", std::to_string(options.nproc_per_node)},
+        {"GROUP_RANK", std::to_string(options.node_rank)},
+        {"MASTER_ADDR", options.master_addr},
+        {"MASTER_PORT", std::to_string(port)}};
+    if (oneGpuEach) variables.emplace_back("CUDA_VISIBLE_DEVICES", gpus[static_cast<std::size_t>(local)]);
+    const auto environment = rankEnvironment(variables);
     std::vector<char*> envp, argv;
     for (const auto& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);

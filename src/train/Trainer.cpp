@@ -336,7 +336,13 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       }
       progress.update(state.step - firstStep);
       const bool stepDue = tc.checkpoint_every_steps > 0 && state.global_step % tc.checkpoint_every_steps == 0;
-      if ((stepDue || (comm ? flags[1] > 0 : timeDue)) && state.step < batches) checkpointMidEpoch(false);
+      if ((stepDue || (comm ? flags[1] > 0 : timeDue)) && state.step < batches) {
+        checkpointMidEpoch(tc.exit_after_checkpoint);
+        if (tc.exit_after_checkpoint) {
+          result.interrupted = true;
+          return result;
+        }
+      }
     }
     ValidationScores scores;
     EpochRecord record = validate(model, validLoader, device, weighting, bf16, scores, comm.get());
@@ -371,7 +377,12 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
                                    (runDir / "last.pt").string()};
     if (improved) paths.push_back((runDir / "best.pt").string());
     checkpoint(paths);
-    lastCheckpoint = Clock::now();
+    // Under exit_after_checkpoint only a checkpoint the process exits after is kept by the batch
+    // system, so the interval keeps counting from there.
+    const bool periodicDue =
+        (tc.checkpoint_every_steps > 0 && state.global_step % tc.checkpoint_every_steps == 0) ||
+        anyRank(lead && tc.checkpoint_every_minutes > 0 && secondsSince(lastCheckpoint) >= 60 * tc.checkpoint_every_minutes);
+    if (!tc.exit_after_checkpoint) lastCheckpoint = Clock::now();
     if (lead) {
       if (improved) writeRocCurves(runDir / "roc-best.csv", scores);
       pruneCheckpoints(runDir / "checkpoints", tc.keep_checkpoints, state.best_epoch);
@@ -385,7 +396,7 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       break;
     }
     signalAgreed = anyRank(StopSignalGuard::stopRequested() != 0);
-    if (epoch < tc.max_epochs && stopRequested()) {
+    if (epoch < tc.max_epochs && (stopRequested() || (tc.exit_after_checkpoint && periodicDue))) {
       logger->info("stopping after epoch {} as asked; its checkpoint is {}", epoch, (runDir / "last.pt").string());
       result.interrupted = true;
       break;

@@ -44,6 +44,7 @@ void addQuickstartCommand(CLI::App& app);
 void addConfigCommand(CLI::App& app);
 void addTrainCommands(CLI::App& app);
 void addLaunchCommand(CLI::App& app);
+void addCondorCommand(CLI::App& app);
 void addEvalCommands(CLI::App& app);
 
 /// Parses the command line and runs the command; returns the process exit code:

@@ -83,6 +83,7 @@ struct DataConfig {
   std::vector<std::string> train_files;
   std::vector<std::string> valid_files;
   double valid_fraction = 0.1;
+  double train_fraction = 1;
   std::uint64_t split_seed = 1;
   std::string scaler;
   int batch_size = 350;
@@ -104,6 +105,7 @@ struct DataConfig {
     v("train_files", train_files, "explicit training shards (overrides files)");
     v("valid_files", valid_files, "explicit validation shards (overrides files)");
     v("valid_fraction", valid_fraction, "fraction of the files held out for validation");
+    v("train_fraction", train_fraction, "train on this fraction of the training files (data-scaling studies)");
     v("split_seed", split_seed, "seed of the file split");
     v("scaler", scaler, "standard scaler JSON to use; empty: fit on the training files");
     v("batch_size", batch_size, "candidates per batch (0: token_budget only)");
@@ -121,6 +123,7 @@ struct DataConfig {
 
   void validate() const {
     TAUTRAIN_CHECK_KEY(valid_fraction >= 0 && valid_fraction < 1, "valid_fraction", "must be in [0, 1)");
+    TAUTRAIN_CHECK_KEY(train_fraction > 0 && train_fraction <= 1, "train_fraction", "must be in (0, 1]");
     TAUTRAIN_CHECK_KEY(batch_size >= 0, "batch_size", "must be >= 0");
     TAUTRAIN_CHECK_KEY(token_budget >= 0, "token_budget", "must be >= 0");
     TAUTRAIN_CHECK_KEY(batch_size > 0 || token_budget > 0, "batch_size",

@@ -31,6 +31,7 @@ struct TrainConfig {
   int keep_checkpoints = 0;
   int checkpoint_exit_code = 85;
   std::int64_t stop_after_steps = 0;
+  bool exit_after_checkpoint = false;
   std::string precision = "fp32";
   bool allow_tf32 = true;
   bool cudnn_benchmark = false;
@@ -59,6 +60,8 @@ struct TrainConfig {
     v("keep_checkpoints", keep_checkpoints, "epoch checkpoints kept besides the best one (0: all)");
     v("checkpoint_exit_code", checkpoint_exit_code, "exit code after a checkpoint on SIGTERM/SIGINT or stop_after_steps");
     v("stop_after_steps", stop_after_steps, "checkpoint and stop after this many steps in total (0: off)");
+    v("exit_after_checkpoint", exit_after_checkpoint,
+      "exit with checkpoint_exit_code after each checkpoint_every_steps/minutes checkpoint (HTCondor self-checkpointing)");
     v("precision", precision, "fp32, or bf16 (autocast on CUDA)");
     v("allow_tf32", allow_tf32, "TF32 matmuls on CUDA");
     v("cudnn_benchmark", cudnn_benchmark, "cuDNN autotuning on CUDA");
@@ -88,6 +91,8 @@ struct TrainConfig {
     TAUTRAIN_CHECK_KEY(checkpoint_exit_code >= 0 && checkpoint_exit_code < 256, "checkpoint_exit_code",
                        "must be in [0, 255]");
     TAUTRAIN_CHECK_KEY(stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(!exit_after_checkpoint || checkpoint_every_steps > 0 || checkpoint_every_minutes > 0,
+                       "exit_after_checkpoint", "needs checkpoint_every_steps or checkpoint_every_minutes");
     TAUTRAIN_CHECK_KEY(precision == "fp32" || precision == "bf16", "precision", "must be fp32 or bf16, not '",
                        precision, "'");
   }

@@ -1,0 +1,111 @@
+#include "tautrain/dist/Condor.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "tautrain/config/RunConfig.hpp"
+#include "tautrain/core/Error.hpp"
+
+namespace tautrain::dist {
+
+namespace {
+
+std::string trim(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_last_not_of(" \t\r") - first + 1);
+}
+
+}  // namespace
+
+std::vector<std::string> visibleDevices(const std::string& cudaVisibleDevices) {
+  std::vector<std::string> devices;
+  std::stringstream in(cudaVisibleDevices);
+  for (std::string item; std::getline(in, item, ',');) {
+    item = trim(item);
+    // CUDA stops at the first invalid entry (e.g. -1 hides all GPUs).
+    if (item.empty() || item[0] == '-') break;
+    devices.push_back(item);
+  }
+  return devices;
+}
+
+std::map<std::string, std::string> parseJobAd(const std::string& text) {
+  std::map<std::string, std::string> ad;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    auto value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    ad[trim(line.substr(0, eq))] = value;
+  }
+  return ad;
+}
+
+std::string CondorJob::id() const {
+  const auto cluster = ad.find("ClusterId"), proc = ad.find("ProcId");
+  return cluster != ad.end() && proc != ad.end() ? cluster->second + "." + proc->second : "";
+}
+
+CondorJob condorJobFromEnvironment() {
+  CondorJob job;
+  if (const char* scratch = std::getenv("_CONDOR_SCRATCH_DIR")) job.scratch = scratch, job.inside = true;
+  if (const char* adFile = std::getenv("_CONDOR_JOB_AD")) {
+    job.inside = true;
+    std::ifstream in(adFile);
+    job.ad = parseJobAd({std::istreambuf_iterator<char>(in), {}});
+  }
+  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) job.gpus = visibleDevices(visible);
+  return job;
+}
+
+void SubmitFile::set(const std::string& command, const std::string& value) {
+  for (auto& item : m_commands)
+    if (item.first == command) {
+      item.second = value;
+      return;
+    }
+  m_commands.emplace_back(command, value);
+}
+
+std::string SubmitFile::text() const {
+  std::string out = "# " + m_comment + "\n";
+  for (const auto& [command, value] : m_commands) out += command + " = " + value + "\n";
+  return out + m_queue + "\n";
+}
+
+std::string condorArguments(const std::vector<std::string>& words) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    TAUTRAIN_CHECK_KEY(words[i].find_first_of("\"'") == std::string::npos, "arguments", "'", words[i],
+                       "' holds a quote, which these HTCondor arguments cannot carry");
+    if (i) out += ' ';
+    out += words[i].find(' ') == std::string::npos ? words[i] : "'" + words[i] + "'";
+  }
+  return out + "\"";
+}
+
+std::int64_t estimateGpuMemoryMb(const config::RunConfig& config, std::int64_t parameters, std::int64_t longest) {
+  const auto& m = config.model;
+  const double batch = config.data.batch_size > 0 ? config.data.batch_size : 350;
+  const double tokens = config.data.token_budget > 0 ? static_cast<double>(config.data.token_budget)
+                                                     : batch * static_cast<double>(longest);
+  const double bytes = config.train.precision == "bf16" ? 3 : 4;  // bf16 activations plus fp32 masters
+  // Weights, gradients and two Adam moments, in fp32.
+  const double state = 16.0 * static_cast<double>(parameters);
+  // Saved per encoder layer for the backward pass: about 12 vectors of d_model and 2 of d_ff
+  // per token; the reference attention also keeps its [heads, L, L] probabilities twice.
+  double perLayer = tokens * (12.0 * m.d_model + 2.0 * m.d_ff) * bytes;
+  if (m.attention == "reference") perLayer += 2.0 * tokens * static_cast<double>(longest) * m.heads * bytes;
+  const double embeddings = tokens * (m.embed_hidden + m.d_model) * 2.0 * bytes;
+  const double activations = perLayer * m.layers + embeddings;
+  constexpr double kContextMb = 600;  // CUDA context and LibTorch kernels
+  const double mb = kContextMb + (state + activations) / (1024.0 * 1024.0);
+  // 25 % headroom for the caching allocator's fragmentation, rounded up to 256 MiB.
+  return static_cast<std::int64_t>(std::ceil(mb * 1.25 / 256.0) * 256.0);
+}
+
+}  // namespace tautrain::dist

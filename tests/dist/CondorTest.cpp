@@ -1,0 +1,240 @@
+// HTCondor: the job environment, the files `tautrain condor` writes, and an eviction loop that
+// does what HTCondor does with a self-checkpointing job.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "support/RunTautrain.hpp"
+#include "support/TestData.hpp"
+#include "tautrain/config/RunConfig.hpp"
+#include "tautrain/core/Error.hpp"
+#include "tautrain/dist/Condor.hpp"
+#include "tautrain/model/TauTransformer.hpp"
+#include "tautrain/train/Checkpoint.hpp"
+
+using namespace tautrain;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string readText(const fs::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// The `command = value` lines of a submit file, and its queue statement under "queue".
+std::map<std::string, std::string> submitCommands(const fs::path& path) {
+  std::map<std::string, std::string> commands;
+  std::istringstream in(readText(path));
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto eq = line.find(" = ");
+    if (eq == std::string::npos) commands["queue"] = line;
+    else commands[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  return commands;
+}
+
+std::vector<torch::Tensor> parametersOf(const std::string& checkpoint) {
+  const auto state = train::readCheckpointState(checkpoint);
+  const auto config = config::parseRunConfig(state.config_yaml, checkpoint);
+  model::TauTransformer model(data::FeatureSchema::fromSpec(config.data.features), config.model);
+  train::restoreCheckpoint(checkpoint, *model, nullptr, torch::kCPU);
+  return model->parameters();
+}
+
+void copyTree(const fs::path& from, const fs::path& to) {
+  fs::remove_all(to);
+  fs::create_directories(to.parent_path());
+  if (fs::exists(from)) fs::copy(from, to, fs::copy_options::recursive);
+}
+
+}  // namespace
+
+TEST(CondorJob, ReadsVisibleDevicesInEveryFormAndTheJobAd) {
+  EXPECT_EQ(dist::visibleDevices("0,2"), (std::vector<std::string>{"0", "2"}));
+  EXPECT_EQ(dist::visibleDevices("GPU-8f1c2d3e-aaaa-bbbb-cccc-111122223333, GPU-0bd5"),
+            (std::vector<std::string>{"GPU-8f1c2d3e-aaaa-bbbb-cccc-111122223333", "GPU-0bd5"}));
+  EXPECT_EQ(dist::visibleDevices("MIG-GPU-8f1c2d3e/1/0"), std::vector<std::string>{"MIG-GPU-8f1c2d3e/1/0"});
+  EXPECT_EQ(dist::visibleDevices("MIG-4f9e1a2b-1111-2222-3333-444455556666").size(), 1u);
+  EXPECT_EQ(dist::visibleDevices("0,-1,2"), std::vector<std::string>{"0"}) << "CUDA stops at an invalid entry";
+  EXPECT_TRUE(dist::visibleDevices("").empty());
+
+  dist::CondorJob job;
+  job.ad = dist::parseJobAd("ClusterId = 4711\nProcId = 3\nOwner = \"tau\"\nRequestGPUs = 2\n");
+  EXPECT_EQ(job.id(), "4711.3");
+  EXPECT_EQ(job.ad.at("Owner"), "tau");
+  EXPECT_EQ(job.ad.at("RequestGPUs"), "2");
+}
+
+TEST(CondorJob, ArgumentsAreQuotedTheHtcondorWay) {
+  EXPECT_EQ(dist::condorArguments({"train", "-o", "my run"}), "\"train -o 'my run'\"");
+  EXPECT_THROW(dist::condorArguments({"it's"}), ConfigError);
+}
+
+TEST(CondorJob, GpuMemoryEstimateGrowsWithWhatTheConfigAsksFor) {
+  config::RunConfig config;
+  config.model.attention = "fused";
+  const auto base = dist::estimateGpuMemoryMb(config, 458776, 256);
+  EXPECT_GE(base, 1024);
+  EXPECT_LE(base, 16384) << "the thesis model fits a small GPU share";
+  EXPECT_EQ(base % 256, 0);
+  auto bigger = config;
+  bigger.data.batch_size *= 4;
+  EXPECT_GT(dist::estimateGpuMemoryMb(bigger, 458776, 256), base);
+  auto reference = config;
+  reference.model.attention = "reference";
+  EXPECT_GT(dist::estimateGpuMemoryMb(reference, 458776, 256), base) << "[heads, L, L] attention probabilities";
+  auto bf16 = config;
+  bf16.train.precision = "bf16";
+  EXPECT_LT(dist::estimateGpuMemoryMb(bf16, 458776, 256), base);
+}
+
+TEST(CondorFiles, TrainingJobsCheckpointTransferAndAskForTheirGpus) {
+  test::TempDir dir;
+  const auto single = test::runTautrain("condor train -o " + dir.file("one") +
+                                        " --set data.files=[relative/shards] --set train.checkpoint_exit_code=77 "
+                                        "--min-gpu-memory-gb 16 --min-capability 8.0 --gpu-memory-attribute "
+                                        "RequestGPUMemoryMB --checkpoint-minutes 20 --cpus 6");
+  ASSERT_EQ(single.code, 0) << single.output;
+  auto sub = submitCommands(dir.file("one/train.sub"));
+  EXPECT_EQ(sub["universe"], "vanilla");
+  EXPECT_EQ(sub["arguments"],
+            "\"train --auto-resume -c run.yaml -o run --set train.checkpoint_every_minutes=20 --set "
+            "train.exit_after_checkpoint=true\"");
+  EXPECT_EQ(sub["request_GPUs"], "1");
+  EXPECT_EQ(sub["request_cpus"], "6");
+  EXPECT_EQ(sub["require_gpus"], "GlobalMemoryMb >= 16384 && Capability >= 8");
+  EXPECT_EQ(sub["checkpoint_exit_code"], "77");
+  EXPECT_EQ(sub["transfer_checkpoint_files"], "run");
+  EXPECT_EQ(sub["transfer_output_files"], "run");
+  EXPECT_EQ(sub["transfer_input_files"], "run.yaml");
+  EXPECT_EQ(sub["when_to_transfer_output"], "ON_EXIT");
+  EXPECT_GT(std::stoi(sub["MY.RequestGPUMemoryMB"]), 0);
+  EXPECT_EQ(sub["queue"], "queue");
+  EXPECT_TRUE(fs::is_directory(dir.file("one/logs"))) << "HTCondor does not create the log directory";
+  // run.yaml is a complete config whose input paths no longer depend on the job's directory.
+  const auto config = config::loadRunConfig({dir.file("one/run.yaml")}, {});
+  EXPECT_EQ(config.data.files, std::vector<std::string>{fs::absolute("relative/shards").lexically_normal().string()});
+  EXPECT_EQ(config.train.checkpoint_exit_code, 77);
+
+  ASSERT_EQ(test::runTautrain("condor train -o " + dir.file("four") + " --gpus 4").code, 0);
+  sub = submitCommands(dir.file("four/train.sub"));
+  EXPECT_EQ(sub["request_GPUs"], "4");
+  EXPECT_EQ(sub["arguments"].rfind("\"launch --nproc-per-node 4 --master-port 0 -- train --auto-resume", 0), 0u)
+      << sub["arguments"];
+  EXPECT_EQ(sub.count("require_gpus"), 0u);
+}
+
+TEST(CondorFiles, EvaluationDagScoresEachCheckpointThenMerges) {
+  test::TempDir dir;
+  for (const char* name : {"a.pt", "b.pt", "c.pt"}) std::ofstream(dir.file(name)) << "x";
+  const auto r = test::runTautrain("condor evaluate --checkpoints " + dir.file("*.pt") + " --data /data/test -o " +
+                                   dir.file("ev"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto dag = readText(dir.file("ev/evaluate.dag"));
+  EXPECT_NE(dag.find("JOB score0 score.sub\nVARS score0 name=\"m000-a\" inputs=\"" + dir.file("a.pt") +
+                     "\" checkpoint=\"a.pt\""),
+            std::string::npos)
+      << dag;
+  EXPECT_NE(dag.find("PARENT score0 score1 score2 CHILD merge"), std::string::npos) << dag;
+  auto score = submitCommands(dir.file("ev/score.sub"));
+  EXPECT_EQ(score["arguments"],
+            "\"evaluate --checkpoints $(checkpoint) --name $(name) --data /data/test -o eval-$(name)\"");
+  EXPECT_EQ(score["transfer_input_files"], "$(inputs)");
+  EXPECT_EQ(score["request_GPUs"], "1");
+  auto merge = submitCommands(dir.file("ev/merge.sub"));
+  EXPECT_EQ(merge["arguments"], "\"roc --scores eval-m000-a/scores eval-m001-b/scores eval-m002-c/scores -o merged\"");
+  EXPECT_EQ(merge["transfer_input_files"], "eval-m000-a,eval-m001-b,eval-m002-c");
+  EXPECT_EQ(merge.count("request_GPUs"), 0u) << "the merge needs no GPU";
+}
+
+TEST(CondorFiles, StudyDagsTrainEvaluateAndFit) {
+  test::TempDir dir;
+  const auto r = test::runTautrain("condor study seeds --seeds 3 --test /data/test -o " + dir.file("seeds"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto dag = readText(dir.file("seeds/study.dag"));
+  for (int s = 1; s <= 3; ++s) {
+    const auto seed = std::to_string(s);
+    EXPECT_NE(dag.find("VARS train_seed" + seed + " run=\"run-seed" + seed + "\" settings=\"--set seed=" + seed + "\""),
+              std::string::npos)
+        << dag;
+    EXPECT_NE(dag.find("PARENT train_seed" + seed + " CHILD score_seed" + seed), std::string::npos) << dag;
+  }
+  EXPECT_NE(dag.find("PARENT score_seed1 score_seed2 score_seed3 CHILD final"), std::string::npos) << dag;
+  EXPECT_EQ(submitCommands(dir.file("seeds/final.sub"))["arguments"],
+            "\"ensemble --scores eval-seed1/scores eval-seed2/scores eval-seed3/scores -o study\"");
+  EXPECT_NE(submitCommands(dir.file("seeds/train.sub"))["arguments"].find("-o $(run)"), std::string::npos);
+  EXPECT_NE(submitCommands(dir.file("seeds/train.sub"))["arguments"].find(" $(settings)\""), std::string::npos);
+
+  ASSERT_EQ(test::runTautrain("condor study patience --test /data/test -o " + dir.file("pat")).code, 0);
+  EXPECT_EQ(submitCommands(dir.file("pat/final.sub"))["arguments"],
+            "\"patience --run run-patience --data /data/test -o study\"");
+  EXPECT_NE(readText(dir.file("pat/study.dag")).find("PARENT train_patience CHILD final"), std::string::npos);
+  expectFailure(test::runTautrain("condor study nonsense --test /data/test -o " + dir.file("x")), 2, {"nonsense"});
+}
+
+TEST(CondorEviction, EvictedAtRandomMomentsTheJobEndsAsAnUninterruptedRunAndLosesAtMostOneInterval) {
+  test::TempDir dir;
+  ASSERT_EQ(test::runTautrain("generate -o " + dir.file("data") + " -n 1200 --shard-size 300").code, 0);
+  const std::string settings =
+      "--set data.files=[" + dir.file("data") +
+      "] --set data.valid_fraction=0.25 --set data.batch_size=100 --set data.threads=1 --set model.d_model=8 "
+      "--set model.heads=2 --set model.layers=1 --set model.embed_hidden=16 --set model.d_ff=16 "
+      "--set model.decoder_hidden1=16 --set model.decoder_hidden2=8 --set train.max_epochs=3 "
+      "--set train.learning_rate=0.003 --set train.torch_threads=1 --set train.log_every=1";
+  ASSERT_EQ(test::runTautrain("train -o " + dir.file("straight") + " " + settings).code, 0);
+
+  // HTCondor's part: the spool keeps what the job left at its last checkpoint exit; every start
+  // gets a fresh scratch directory with the spool's files; an eviction loses the scratch.
+  constexpr int kInterval = 4;
+  const fs::path spool = dir.file("spool"), scratch = dir.file("scratch");
+  std::mt19937 rng(11);
+  int evictions = 0, checkpointExits = 0;
+  for (int start = 0; start < 40; ++start) {
+    copyTree(spool / "run", scratch / "run");
+    std::vector<std::string> arguments{"train", "--auto-resume", "-o", (scratch / "run").string(), "--set",
+                                       "train.checkpoint_every_steps=" + std::to_string(kInterval), "--set",
+                                       "train.exit_after_checkpoint=true", "--set", "train.checkpoint_exit_code=85"};
+    std::istringstream words(settings);
+    for (std::string w; words >> w;) arguments.push_back(w);
+    test::Spawned job(arguments, dir.file("job-" + std::to_string(start) + ".log"));
+    // Every other start is evicted at a random moment, mostly while it trains.
+    int code = -1;
+    if (start % 2 == 1 && job.waitForOutput(" loss ", 30)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+      job.signal(SIGTERM);
+      code = job.wait(30);
+      if (code == 85 && fs::exists(scratch / "run" / "last.pt")) {
+        ++evictions;
+        // The evicted process's own checkpoint stays in scratch and is lost; the spool's is kept.
+        const auto reached = train::readCheckpointState((scratch / "run" / "last.pt").string()).global_step;
+        const auto kept = fs::exists(spool / "run" / "last.pt")
+                              ? train::readCheckpointState((spool / "run" / "last.pt").string()).global_step
+                              : 0;
+        EXPECT_LE(reached - kept, kInterval) << "work lost at eviction " << evictions;
+        continue;
+      }
+      // A signal in the moment the process exits anyway ends it like a hard eviction.
+      if (code == 128 + SIGTERM) continue;
+    } else {
+      code = job.wait(60);
+    }
+    if (code == 85) {
+      ++checkpointExits;
+      copyTree(scratch / "run", spool / "run");
+      continue;
+    }
+    ASSERT_EQ(code, 0) << job.output();
+    copyTree(scratch / "run", spool / "run");
+    break;
+  }
+  EXPECT_GE(evictions, 3);
+  EXPECT_GE(checkpointExits, 5);
+  const auto a = parametersOf(dir.file("straight/last.pt")), b = parametersOf((spool / "run" / "last.pt").string());
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+}
