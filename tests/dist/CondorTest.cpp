@@ -8,6 +8,7 @@
 #include <random>
 
 #include "support/RunTautrain.hpp"
+#include "support/Checkpoints.hpp"
 #include "support/TestData.hpp"
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
@@ -38,13 +39,6 @@ std::map<std::string, std::string> submitCommands(const fs::path& path) {
   return commands;
 }
 
-std::vector<torch::Tensor> parametersOf(const std::string& checkpoint) {
-  const auto state = train::readCheckpointState(checkpoint);
-  const auto config = config::parseRunConfig(state.config_yaml, checkpoint);
-  model::TauTransformer model(data::FeatureSchema::fromSpec(config.data.features), config.model);
-  train::restoreCheckpoint(checkpoint, *model, nullptr, torch::kCPU);
-  return model->parameters();
-}
 
 void copyTree(const fs::path& from, const fs::path& to) {
   fs::remove_all(to);
@@ -234,7 +228,7 @@ TEST(CondorEviction, EvictedAtRandomMomentsTheJobEndsAsAnUninterruptedRunAndLose
   }
   EXPECT_GE(evictions, 3);
   EXPECT_GE(checkpointExits, 5);
-  const auto a = parametersOf(dir.file("straight/last.pt")), b = parametersOf((spool / "run" / "last.pt").string());
+  const auto a = test::parametersOf(dir.file("straight/last.pt")), b = test::parametersOf((spool / "run" / "last.pt").string());
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
 }

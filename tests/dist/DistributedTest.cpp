@@ -8,6 +8,7 @@
 #include <set>
 
 #include "support/RunTautrain.hpp"
+#include "support/Checkpoints.hpp"
 #include "support/TestData.hpp"
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
@@ -34,23 +35,7 @@ class ScopedEnvironment {
   std::vector<std::pair<std::string, std::string>> m_values;
 };
 
-std::vector<torch::Tensor> parametersOf(const std::string& checkpoint) {
-  const auto state = train::readCheckpointState(checkpoint);
-  const auto config = config::parseRunConfig(state.config_yaml, checkpoint);
-  model::TauTransformer model(data::FeatureSchema::fromSpec(config.data.features), config.model);
-  train::restoreCheckpoint(checkpoint, *model, nullptr, torch::kCPU);
-  return model->parameters();
-}
 
-std::map<std::string, torch::Tensor> namedParametersOf(const std::string& checkpoint) {
-  const auto state = train::readCheckpointState(checkpoint);
-  const auto config = config::parseRunConfig(state.config_yaml, checkpoint);
-  model::TauTransformer model(data::FeatureSchema::fromSpec(config.data.features), config.model);
-  train::restoreCheckpoint(checkpoint, *model, nullptr, torch::kCPU);
-  std::map<std::string, torch::Tensor> named;
-  for (const auto& item : model->named_parameters()) named[item.key()] = item.value().detach();
-  return named;
-}
 
 /// A tiny run on 2400 synthetic candidates (18 steps of 100 per epoch).
 std::string tinyRun(const test::TempDir& dir, const std::string& extra) {
@@ -144,13 +129,15 @@ TEST(RankShare, SlicesAndWholeBatchesCoverTheGlobalPlanOnce) {
 }
 
 TEST_F(Distributed, TwoRanksTakeTheStepsOfOneProcessWithTheGlobalBatch) {
-  const auto settings = tinyRun(dir, "--set train.max_epochs=2 --set model.dropout=0 --set dist.batch_scope=global");
+  // Unequal class weights give the ranks unequal weight sums, which a wrong normalisation would show.
+  const auto settings = tinyRun(dir, "--set train.max_epochs=2 --set model.dropout=0 --set dist.batch_scope=global "
+                                     "--set train.class_weights=[1,2,1,3]");
   const auto one = test::runTautrain("train -o " + dir.file("one") + " " + settings);
   ASSERT_EQ(one.code, 0) << one.output;
   const auto two = test::runTautrain("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("two") + " " + settings);
   ASSERT_EQ(two.code, 0) << two.output;
   EXPECT_NE(two.output.find("data-parallel over 2 ranks (gloo)"), std::string::npos) << two.output;
-  const auto a = namedParametersOf(dir.file("one/last.pt")), b = namedParametersOf(dir.file("two/last.pt"));
+  const auto a = test::namedParametersOf(dir.file("one/last.pt")), b = test::namedParametersOf(dir.file("two/last.pt"));
   ASSERT_EQ(a.size(), b.size());
   double worst = 0;
   for (const auto& [name, value] : a) {
@@ -222,7 +209,7 @@ TEST_F(Distributed, SigtermToTheLauncherCheckpointsAndTheResumedRunEndsBitwiseAs
   const auto resumed = test::runTautrain("launch --nproc-per-node 2 --master-port 0 -- train --resume " +
                                          dir.file("stopped") + " --set train.log_every=50");
   ASSERT_EQ(resumed.code, 0) << resumed.output;
-  const auto a = parametersOf(dir.file("straight/last.pt")), b = parametersOf(dir.file("stopped/last.pt"));
+  const auto a = test::parametersOf(dir.file("straight/last.pt")), b = test::parametersOf(dir.file("stopped/last.pt"));
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
 }

@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "support/Checkpoints.hpp"
 #include "support/TestData.hpp"
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
@@ -122,13 +123,6 @@ config::RunConfig tinyRun(const test::TempDir& dir, const std::string& output, s
   return config::loadRunConfig({}, overrides);
 }
 
-std::vector<torch::Tensor> parametersOf(const std::string& checkpoint) {
-  const auto state = train::readCheckpointState(checkpoint);
-  const auto config = config::parseRunConfig(state.config_yaml, checkpoint);
-  model::TauTransformer model(data::FeatureSchema::fromSpec(config.data.features), config.model);
-  train::restoreCheckpoint(checkpoint, *model, nullptr, torch::kCPU);
-  return model->parameters();
-}
 
 }  // namespace
 
@@ -171,7 +165,7 @@ TEST(Trainer, RunStoppedAtArbitraryStepsAndResumedEndsBitwiseIdentical) {
   EXPECT_EQ(scalarSeries(logs, "loss/valid"), scalarSeries(straightLogs, "loss/valid"));
   EXPECT_EQ(scalarSeries(logs, "epoch").size(), 3u);
 
-  const auto a = parametersOf(dir.file("straight") + "/last.pt"), b = parametersOf(dir.file("stopped") + "/last.pt");
+  const auto a = test::parametersOf(dir.file("straight") + "/last.pt"), b = test::parametersOf(dir.file("stopped") + "/last.pt");
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
 }
