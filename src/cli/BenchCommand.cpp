@@ -251,6 +251,9 @@ struct AllReduceBenchOptions {
 void runAllReduceBench(const AllReduceBenchOptions& options, const std::vector<std::string>& arguments) {
   const auto rank = dist::rankFromEnvironment();
   if (!rank.distributed()) {
+    // A launched rank of a one-rank run must not launch again.
+    TAUTRAIN_CHECK_KEY(rank.source == "single" && options.ranks >= 2, "--ranks",
+                       "an all-reduce needs at least 2 ranks");
     dist::LaunchOptions launch;
     launch.nproc_per_node = options.ranks;
     launch.master_port = 0;
