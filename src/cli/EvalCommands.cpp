@@ -139,6 +139,9 @@ void addEvalCommands(CLI::App& app) {
                        checkpoints.size(), " given");
     for (const auto& checkpoint : checkpoints)
       models.emplace_back(options->name.empty() ? modelName(checkpoint) : options->name, checkpoint);
+    std::vector<std::string> names;
+    for (const auto& model : models) names.push_back(model.first);
+    eval::requireModel(names, options->reference);  // before the scoring, which takes long
     report(*options, scoreAll(*options, models));
   });
 

@@ -2,9 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
-#include <atomic>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -166,8 +167,18 @@ void writeEvaluation(const std::string& directory, const std::vector<Discriminan
   io::writeFileAtomic((dir / "evaluation.md").string(), md);
 }
 
+void requireModel(const std::vector<std::string>& models, const std::string& reference) {
+  if (reference.empty() || std::find(models.begin(), models.end(), reference) != models.end()) return;
+  std::string known;
+  for (const auto& m : models) known += (known.empty() ? "" : ", ") + m;
+  throw ConfigError("--reference", "no model named '" + reference + "'; the models are " + known);
+}
+
 std::vector<DiscriminantResult> evaluateAndWrite(const std::string& directory, const std::vector<ScoreTable>& tables,
                                                  const EvalConfig& config, bool plots, const std::string& reference) {
+  std::vector<std::string> models;
+  for (const auto& table : tables) models.push_back(table.model);
+  requireModel(models, reference);
   std::vector<DiscriminantResult> all;
   for (const auto& table : tables) {
     auto results = evaluate(table, config);

@@ -175,6 +175,10 @@ TEST(Cli, EvaluateScoresCheckpointsOnceThenRocReadsTheScoreFiles) {
 
   std::ofstream(dir.file("junk.h5")) << "junk";
   expectFailure(runTautrain("roc --scores " + dir.file("junk.h5") + " -o " + dir.file("roc2")), 3, {"junk.h5"});
+  // An unknown reference model fails before any table is written, and lists the models.
+  expectFailure(runTautrain("roc --scores " + dir.file("eval") + "/scores -o " + dir.file("roc3") + " --reference nope"),
+                2, {"--reference", "no model named 'nope'", "the models are"});
+  EXPECT_FALSE(std::filesystem::exists(dir.file("roc3/evaluation.md")));
   expectFailure(runTautrain("patience --run " + dir.path().string() + " --data " + dir.file("test") + " -o " +
                             dir.file("p")),
                 3, {"history.json"});

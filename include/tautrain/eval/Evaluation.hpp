@@ -33,6 +33,9 @@ std::vector<DiscriminantResult> evaluate(const ScoreTable& scores, const EvalCon
 /// (created); the Markdown puts the models side by side, one FPR column each.
 void writeEvaluation(const std::string& directory, const std::vector<DiscriminantResult>& results);
 
+/// A ConfigError naming --reference when `reference` is set and not one of `models`.
+void requireModel(const std::vector<std::string>& models, const std::string& reference);
+
 /// Everything `tautrain evaluate` and `roc` write for a set of models: the tables of each in
 /// DIR/<model>/, the merged tables in DIR, and (with `plots`) the ROC and score plots in
 /// DIR/plots. Returns the merged results.
