@@ -257,7 +257,6 @@ void runAllReduceBench(const AllReduceBenchOptions& options, const std::vector<s
     dist::LaunchOptions launch;
     launch.nproc_per_node = options.ranks;
     launch.master_port = 0;
-    launch.executable = std::filesystem::read_symlink("/proc/self/exe").string();
     launch.arguments = arguments;
     if (const int code = dist::launch(launch); code != 0) throw ExitRequest{code};
     return;

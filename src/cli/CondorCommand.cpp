@@ -1,6 +1,8 @@
 // `tautrain condor`: ready-to-submit HTCondor files for training, batch evaluation and studies
 // (docs/htcondor.md). Jobs use HTCondor file transfer; shards and test data are read from the
 // paths given (a shared file system), only configs, checkpoints and results travel.
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +13,7 @@
 #include "tautrain/cli/Commands.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Machine.hpp"
 #include "tautrain/core/Version.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Shard.hpp"
@@ -58,18 +61,12 @@ struct Resources {
 
 std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
 
-std::string join(const std::vector<std::string>& items, const std::string& separator) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
-}
-
 /// The commands every job shares: program, arguments, resources, file transfer, logs.
 dist::SubmitFile jobFile(const std::string& what, const Resources& r, const std::vector<std::string>& arguments,
                          int gpus, const std::string& logName) {
   dist::SubmitFile file(what + " (written by " + versionString() + "; see docs/htcondor.md)");
   file.set("universe", "vanilla");
-  file.set("executable", r.executable.empty() ? fs::read_symlink("/proc/self/exe").string() : r.executable);
+  file.set("executable", r.executable.empty() ? executablePath() : r.executable);
   file.set("transfer_executable", "false");
   file.set("arguments", dist::condorArguments(arguments));
   file.set("environment", "\"GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=" + std::to_string(r.cpus) + "\"");
@@ -84,7 +81,7 @@ dist::SubmitFile jobFile(const std::string& what, const Resources& r, const std:
     if (r.min_gpu_memory_gb > 0)
       requirements.push_back(fmt::format("GlobalMemoryMb >= {:.0f}", r.min_gpu_memory_gb * 1024));
     if (r.min_capability > 0) requirements.push_back(fmt::format("Capability >= {:g}", r.min_capability));
-    if (!requirements.empty()) file.set("require_gpus", join(requirements, " && "));
+    if (!requirements.empty()) file.set("require_gpus", fmt::format("{}", fmt::join(requirements, " && ")));
   }
   file.set("output", "logs/" + logName + ".$(ClusterId).$(ProcId).out");
   file.set("error", "logs/" + logName + ".$(ClusterId).$(ProcId).err");
@@ -187,7 +184,8 @@ std::string dagText(const std::string& comment, const std::vector<Node>& nodes,
     }
     dag += "RETRY " + n.name + " 2\n";
   }
-  for (const auto& [parents, children] : edges) dag += "PARENT " + join(parents, " ") + " CHILD " + join(children, " ") + "\n";
+  for (const auto& [parents, children] : edges)
+    dag += fmt::format("PARENT {} CHILD {}\n", fmt::join(parents, " "), fmt::join(children, " "));
   return dag;
 }
 
@@ -206,7 +204,7 @@ dist::SubmitFile scoringJob(const Resources& r, const std::vector<std::string>& 
 dist::SubmitFile finalJob(const Resources& r, const std::string& what, const std::vector<std::string>& arguments,
                           const std::vector<std::string>& inputs, const std::string& output) {
   auto file = jobFile(what, r, arguments, 0, "final");
-  file.set("transfer_input_files", join(inputs, ","));
+  file.set("transfer_input_files", fmt::format("{}", fmt::join(inputs, ",")));
   file.set("transfer_output_files", output);
   return file;
 }
@@ -258,12 +256,13 @@ void writeStudy(const StudyOptions& options) {
   if (options.kind == "seeds") {
     for (int s = 1; s <= options.seeds; ++s) variants.push_back({fmt::format("seed{}", s), {fmt::format("seed={}", s)}, ""});
   } else if (options.kind == "data-scaling") {
+    const auto schema = data::FeatureSchema::fromSpec(config.data.features);
     for (const double f : options.fractions) {
       auto scaled = config.data;
       scaled.train_fraction = f;
       const auto split = data::splitFiles(scaled);
       std::int64_t candidates = 0;
-      for (const auto& file : split.train) candidates += data::ShardReader(file, data::FeatureSchema::fromSpec(config.data.features)).size();
+      for (const auto& file : split.train) candidates += data::ShardReader(file, schema).size();
       variants.push_back({nodeName("frac", f), {fmt::format("data.train_fraction={:g}", f)}, std::to_string(candidates)});
     }
   } else if (options.kind == "pruning") {

@@ -129,7 +129,6 @@ void addLaunchCommand(CLI::App& app) {
       ->capture_default_str();
   command->add_option("command", options->arguments, "tautrain command the ranks run, after --")->required();
   command->callback([options] {
-    options->executable = std::filesystem::read_symlink("/proc/self/exe").string();
     const int code = dist::launch(*options);
     if (code != 0) throw ExitRequest{code};
   });

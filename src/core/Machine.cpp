@@ -20,4 +20,10 @@ std::string machineDescription() {
   return std::string(host) + ": " + model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
 }
 
+std::string executablePath() {
+  char path[4096] = {};
+  const auto n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return n > 0 ? std::string(path, static_cast<std::size_t>(n)) : std::string("tautrain");
+}
+
 }  // namespace tautrain

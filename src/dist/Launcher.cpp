@@ -14,6 +14,7 @@
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Machine.hpp"
 #include "tautrain/dist/Condor.hpp"
 
 extern char** environ;
@@ -79,6 +80,7 @@ int launch(const LaunchOptions& options) {
   auto logger = log::get("launch");
   const int port = options.master_port == 0 ? freePort() : options.master_port;
   const int world = options.nnodes * options.nproc_per_node;
+  const auto executable = options.executable.empty() ? executablePath() : options.executable;
 
   struct sigaction forward {}, oldTerm {}, oldInt {}, oldHup {};
   forward.sa_handler = rememberSignal;
@@ -111,7 +113,7 @@ int launch(const LaunchOptions& options) {
     std::vector<char*> envp, argv;
     for (const auto& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
-    argv.push_back(const_cast<char*>(options.executable.c_str()));
+    argv.push_back(const_cast<char*>(executable.c_str()));
     for (const auto& a : options.arguments) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     const pid_t pid = ::fork();

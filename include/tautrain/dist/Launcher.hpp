@@ -15,7 +15,7 @@ struct LaunchOptions {
   int master_port = 29500;  ///< 0: a free port (one node only)
   /// After a rank fails: how long the others get to end after SIGTERM before SIGKILL.
   double grace_s = 30;
-  std::string executable;             ///< the program each rank runs
+  std::string executable;             ///< the program each rank runs (empty: this one)
   std::vector<std::string> arguments;  ///< its arguments
 };
 
