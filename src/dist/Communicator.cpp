@@ -53,16 +53,19 @@ struct Communicator::Impl {
                               info.rank, info.world_size, what, firstLine(e.what()), timeout.count() / 1000.0));
     }
   }
+  /// Starts a collective; a failure to start becomes an Error naming it and the rank.
   template <class Launch>
-  void run(const char* what, Launch launch) const {
-    c10::intrusive_ptr<c10d::Work> work;
+  c10::intrusive_ptr<c10d::Work> start(const char* what, Launch launch) const {
     try {
-      work = launch();
+      return launch();
     } catch (const std::exception& e) {
       throw Error(fmt::format("rank {} of {}: {} failed to start ({})", info.rank, info.world_size, what,
                               firstLine(e.what())));
     }
-    wait(work, what);
+  }
+  template <class Launch>
+  void run(const char* what, Launch launch) const {
+    wait(start(what, launch), what);
   }
   static std::string firstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 };
@@ -150,12 +153,7 @@ void Communicator::allReduceSum(std::vector<at::Tensor>& tensors) {
     for (auto i : bucket.members) parts.push_back(tensors[i].reshape({-1}));
     bucket.flat = torch::cat(parts);
     std::vector<at::Tensor> one{bucket.flat};
-    try {
-      works.push_back(m_impl->group->allreduce(one));
-    } catch (const std::exception& e) {
-      throw Error(fmt::format("rank {} of {}: all-reduce failed to start ({})", rank(), size(),
-                              Impl::firstLine(e.what())));
-    }
+    works.push_back(m_impl->start("all-reduce", [&] { return m_impl->group->allreduce(one); }));
   }
   for (std::size_t b = 0; b < buckets.size(); ++b) {
     m_impl->wait(works[b], "all-reduce");
