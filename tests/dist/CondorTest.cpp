@@ -174,12 +174,7 @@ TEST(CondorFiles, StudyDagsTrainEvaluateAndFit) {
 TEST(CondorEviction, EvictedAtRandomMomentsTheJobEndsAsAnUninterruptedRunAndLosesAtMostOneInterval) {
   test::TempDir dir;
   ASSERT_EQ(test::runTautrain("generate -o " + dir.file("data") + " -n 1200 --shard-size 300").code, 0);
-  const std::string settings =
-      "--set data.files=[" + dir.file("data") +
-      "] --set data.valid_fraction=0.25 --set data.batch_size=100 --set data.threads=1 --set model.d_model=8 "
-      "--set model.heads=2 --set model.layers=1 --set model.embed_hidden=16 --set model.d_ff=16 "
-      "--set model.decoder_hidden1=16 --set model.decoder_hidden2=8 --set train.max_epochs=3 "
-      "--set train.learning_rate=0.003 --set train.torch_threads=1 --set train.log_every=1";
+  const auto settings = test::tinyRunSettings(dir.file("data")) + " --set train.max_epochs=3 --set train.log_every=1";
   ASSERT_EQ(test::runTautrain("train -o " + dir.file("straight") + " " + settings).code, 0);
 
   // HTCondor's part: the spool keeps what the job left at its last checkpoint exit; every start
@@ -193,8 +188,7 @@ TEST(CondorEviction, EvictedAtRandomMomentsTheJobEndsAsAnUninterruptedRunAndLose
     std::vector<std::string> arguments{"train", "--auto-resume", "-o", (scratch / "run").string(), "--set",
                                        "train.checkpoint_every_steps=" + std::to_string(kInterval), "--set",
                                        "train.exit_after_checkpoint=true", "--set", "train.checkpoint_exit_code=85"};
-    std::istringstream words(settings);
-    for (std::string w; words >> w;) arguments.push_back(w);
+    for (const auto& word : test::words(settings)) arguments.push_back(word);
     test::Spawned job(arguments, dir.file("job-" + std::to_string(start) + ".log"));
     // Every other start is evicted at a random moment, mostly while it trains.
     int code = -1;

@@ -39,19 +39,7 @@ class ScopedEnvironment {
 
 /// A tiny run on 2400 synthetic candidates (18 steps of 100 per epoch).
 std::string tinyRun(const test::TempDir& dir, const std::string& extra) {
-  return "--set data.files=[" + dir.file("data") +
-         "] --set data.valid_fraction=0.25 --set data.batch_size=100 --set data.threads=1 --set model.d_model=8 "
-         "--set model.heads=2 --set model.layers=1 --set model.embed_hidden=16 --set model.d_ff=16 "
-         "--set model.decoder_hidden1=16 --set model.decoder_hidden2=8 --set train.learning_rate=0.003 "
-         "--set train.torch_threads=1 --set dist.timeout_s=20 " +
-         extra;
-}
-
-std::vector<std::string> split(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
+  return test::tinyRunSettings(dir.file("data")) + " --set dist.timeout_s=20 " + extra;
 }
 
 class Distributed : public ::testing::Test {
@@ -159,7 +147,7 @@ TEST_F(Distributed, TwoRanksTakeTheStepsOfOneProcessWithTheGlobalBatch) {
 }
 
 TEST_F(Distributed, AKilledRankStopsTheOtherWithAnErrorAndTheLauncherReportsIt) {
-  test::Spawned launcher(split("launch --nproc-per-node 2 --master-port 0 --grace 5 -- train -o " + dir.file("run") +
+  test::Spawned launcher(test::words("launch --nproc-per-node 2 --master-port 0 --grace 5 -- train -o " + dir.file("run") +
                                " " + tinyRun(dir, "--set train.max_epochs=1000 --set dist.timeout_s=30")),
                          dir.file("launch.log"));
   ASSERT_TRUE(launcher.waitForOutput("data-parallel over 2 ranks", 60)) << launcher.output();
@@ -175,7 +163,7 @@ TEST_F(Distributed, AKilledRankStopsTheOtherWithAnErrorAndTheLauncherReportsIt) 
 }
 
 TEST_F(Distributed, AHangingRankFailsTheOthersAfterTheTimeout) {
-  test::Spawned launcher(split("launch --nproc-per-node 2 --master-port 0 --grace 2 -- train -o " + dir.file("run") +
+  test::Spawned launcher(test::words("launch --nproc-per-node 2 --master-port 0 --grace 2 -- train -o " + dir.file("run") +
                                " " + tinyRun(dir, "--set train.max_epochs=1000 --set dist.timeout_s=4")),
                          dir.file("launch.log"));
   ASSERT_TRUE(launcher.waitForOutput("data-parallel over 2 ranks", 60)) << launcher.output();
@@ -196,7 +184,7 @@ TEST_F(Distributed, SigtermToTheLauncherCheckpointsAndTheResumedRunEndsBitwiseAs
       test::runTautrain("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("straight") + " " + settings);
   ASSERT_EQ(straight.code, 0) << straight.output;
 
-  test::Spawned launcher(split("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("stopped") + " " +
+  test::Spawned launcher(test::words("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("stopped") + " " +
                                settings + " --set train.log_every=1"),
                          dir.file("launch.log"));
   ASSERT_TRUE(launcher.waitForOutput("epoch 1 step 3/", 60)) << launcher.output();

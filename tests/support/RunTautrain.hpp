@@ -39,6 +39,24 @@ inline void expectFailure(const Result& r, int code, std::initializer_list<const
   for (const char* m : mentions) EXPECT_NE(r.output.find(m), std::string::npos) << "'" << m << "' not in: " << r.output;
 }
 
+/// Command-line words of a text (no quoting: the tests' paths have no spaces).
+inline std::vector<std::string> words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> result;
+  for (std::string w; in >> w;) result.push_back(w);
+  return result;
+}
+
+/// --set options of a tiny, fast run on the shards in `dataDirectory`: 75/25 split by file,
+/// batches of 100, a model of a few thousand parameters, one LibTorch thread.
+inline std::string tinyRunSettings(const std::string& dataDirectory) {
+  return "--set data.files=[" + dataDirectory +
+         "] --set data.valid_fraction=0.25 --set data.batch_size=100 --set data.threads=1 --set model.d_model=8 "
+         "--set model.heads=2 --set model.layers=1 --set model.embed_hidden=16 --set model.d_ff=16 "
+         "--set model.decoder_hidden1=16 --set model.decoder_hidden2=8 --set train.learning_rate=0.003 "
+         "--set train.torch_threads=1";
+}
+
 /// tautrain started in the background with its output going to `logFile`.
 class Spawned {
  public:
