@@ -20,6 +20,7 @@
 #include "tautrain/dist/Condor.hpp"
 #include "tautrain/io/Json.hpp"
 #include "tautrain/train/Benchmark.hpp"
+#include "tautrain/train/Checkpoint.hpp"
 
 namespace tautrain::cli {
 
@@ -220,6 +221,8 @@ void writeTrainJob(const TrainJobOptions& options) {
 void writeEvaluateJobs(const EvaluateJobOptions& options) {
   const auto checkpoints = data::expandPaths(options.checkpoints, ".pt");
   TAUTRAIN_CHECK_KEY(!checkpoints.empty(), "--checkpoints", "no checkpoint matched");
+  // A file that is no checkpoint is refused here, not hours later on an execute node.
+  for (const auto& checkpoint : checkpoints) train::readCheckpointState(checkpoint);
   fs::create_directories(fs::path(options.out) / "logs");
   std::vector<Node> nodes;
   std::vector<std::string> scoreNodes, evalDirs;

@@ -125,7 +125,17 @@ TEST(CondorFiles, TrainingJobsCheckpointTransferAndAskForTheirGpus) {
 
 TEST(CondorFiles, EvaluationDagScoresEachCheckpointThenMerges) {
   test::TempDir dir;
-  for (const char* name : {"a.pt", "b.pt", "c.pt"}) std::ofstream(dir.file(name)) << "x";
+  {
+    const model::TauTransformer model(data::FeatureSchema::builtin(), config::RunConfig{}.model);
+    torch::optim::Adam optimizer(model->parameters());
+    for (const char* name : {"a.pt", "b.pt", "c.pt"})
+      train::saveCheckpoint({dir.file(name)}, *model, optimizer, train::TrainingState{}, torch::kCPU);
+  }
+  std::ofstream(dir.file("junk.pt")) << "x";
+  expectFailure(test::runTautrain("condor evaluate --checkpoints " + dir.file("junk.pt") + " --data /data/test -o " +
+                                  dir.file("bad")),
+                3, {"junk.pt", "not a readable tautrain checkpoint"});
+  std::filesystem::remove(dir.file("junk.pt"));
   const auto r = test::runTautrain("condor evaluate --checkpoints " + dir.file("*.pt") + " --data /data/test -o " +
                                    dir.file("ev"));
   ASSERT_EQ(r.code, 0) << r.output;
