@@ -1,14 +1,12 @@
 #include "tautrain/data/TfRecordConvert.hpp"
 
-#include <atomic>
-#include <exception>
 #include <filesystem>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Parallel.hpp"
 #include "tautrain/core/Progress.hpp"
 #include "tautrain/data/ExampleCodec.hpp"
 #include "tautrain/data/Shard.hpp"
@@ -43,36 +41,20 @@ std::vector<std::string> outputPaths(const std::vector<std::string>& inputs, con
   return outputs;
 }
 
-/// Runs convertOne(i) for every file on `threads` threads; the first error is rethrown after all stop.
+/// Runs convertOne(i) for every file on `threads` threads and adds up what they did.
 template <class Fn>
 ConvertStats forEachFile(std::size_t files, int threads, const char* what, Fn convertOne) {
   ConvertStats total;
   total.files = static_cast<std::int64_t>(files);
-  std::atomic<std::size_t> nextFile{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
   std::mutex mutex;
   ProgressMeter progress(log::get("convert"), what, static_cast<std::int64_t>(files), "files");
   std::int64_t done = 0;
-  const auto work = [&] {
-    for (std::size_t i; !failed && (i = nextFile++) < files;) {
-      try {
-        const auto stats = convertOne(i);
-        std::lock_guard lock(mutex);
-        total.records += stats.records, total.candidates += stats.candidates, total.skipped += stats.skipped;
-        progress.update(++done);
-      } catch (...) {
-        std::lock_guard lock(mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  const auto n = std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(threads), files));
-  for (std::size_t t = 0; t < n; ++t) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  parallelFor(files, threads, [&](std::size_t i) {
+    const auto stats = convertOne(i);
+    std::lock_guard lock(mutex);
+    total.records += stats.records, total.candidates += stats.candidates, total.skipped += stats.skipped;
+    progress.update(++done);
+  });
   return total;
 }
 

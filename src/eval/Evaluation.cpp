@@ -3,16 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <thread>
 #include <nlohmann/json.hpp>
 
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Parallel.hpp"
 #include "tautrain/io/Gnuplot.hpp"
 #include "tautrain/io/Json.hpp"
 
@@ -73,23 +72,9 @@ std::vector<DiscriminantResult> evaluate(const ScoreTable& scores, const EvalCon
   const std::size_t tasks = chosen.size() * kBackgrounds.size();
   std::vector<DiscriminantResult> results(tasks);
   // Each ROC is an independent sort; spread them over the cores.
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failureMutex;
-  const auto work = [&] {
-    for (std::size_t t; (t = next++) < tasks;) {
-      try {
-        results[t] = evaluateOne(scores, config, chosen[t / kBackgrounds.size()], t % kBackgrounds.size());
-      } catch (...) {
-        std::lock_guard lock(failureMutex);
-        failure = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> threads(std::min<std::size_t>(tasks, std::max(1u, std::thread::hardware_concurrency())));
-  for (auto& thread : threads) thread = std::thread(work);
-  for (auto& thread : threads) thread.join();
-  if (failure) std::rethrow_exception(failure);
+  parallelFor(tasks, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), [&](std::size_t t) {
+    results[t] = evaluateOne(scores, config, chosen[t / kBackgrounds.size()], t % kBackgrounds.size());
+  });
   return results;
 }
 
