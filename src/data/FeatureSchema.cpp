@@ -28,6 +28,12 @@ bool Collection::isCategorical(int column) const {
   return std::find(categorical.begin(), categorical.end(), features.at(column)) != categorical.end();
 }
 
+int Collection::continuousCount() const {
+  int count = 0;
+  for (int f = 0; f < static_cast<int>(features.size()); ++f) count += isCategorical(f) ? 0 : 1;
+  return count;
+}
+
 std::vector<int> Collection::validityColumns() const {
   std::vector<int> columns(features.size(), -1);
   for (const auto& [feature, flag] : valid_if) columns[index(feature)] = index(flag);

@@ -55,12 +55,6 @@ torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const TokenLayou
 
 namespace {
 
-int inputWidth(const data::Collection& c) {
-  int width = 0;
-  for (int f = 0; f < static_cast<int>(c.features.size()); ++f) width += c.isCategorical(f) ? 0 : 1;
-  return width;
-}
-
 void glorot(nn::Module& module) {
   for (auto& p : module.named_parameters(/*recurse=*/true)) {
     if (p.key().find("weight") == std::string::npos || p.value().dim() < 2) continue;
@@ -92,7 +86,7 @@ TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const 
   m_typeEmbedding = register_module("type_embedding", nn::Embedding(types, config.type_embedding));
   for (const auto& c : schema.collections) {
     m_collections.push_back(c.name);
-    nn::Sequential embed(nn::Linear(inputWidth(c) + config.type_embedding, config.embed_hidden), nn::GELU(),
+    nn::Sequential embed(nn::Linear(c.continuousCount() + config.type_embedding, config.embed_hidden), nn::GELU(),
                          nn::Linear(config.embed_hidden, config.d_model));
     m_embed.push_back(register_module("embed_" + c.name, embed));
   }

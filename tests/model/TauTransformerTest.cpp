@@ -6,6 +6,7 @@
 #include "support/TestData.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
+#include "tautrain/model/Cost.hpp"
 #include "tautrain/model/TorchCompat.hpp"
 
 using namespace tautrain;
@@ -118,4 +119,56 @@ TEST(TauTransformer, FusedAttentionAgreesWithTheReferenceOrIsRefusedByOldLibTorc
   torch::NoGradGuard noGrad;
   const auto batch = f.batchOf({1, 6, 7, 13});
   EXPECT_TRUE(torch::allclose(reference->forward(batch), fused->forward(batch), 1e-4, 1e-5));
+}
+
+/// Elements of the 2-D weight matrices whose names start with `prefix`: the multiply-adds one
+/// row of input costs when it passes through them.
+double matrixElements(const model::TauTransformer& model, const std::string& prefix) {
+  double n = 0;
+  for (const auto& p : model->named_parameters())
+    if (p.key().rfind(prefix, 0) == 0 && p.value().dim() == 2) n += static_cast<double>(p.value().numel());
+  return n;
+}
+
+TEST(CostModel, CountsTheMultiplyAddsOfTheModelsOwnWeightMatrices) {
+  for (const auto& schema : {data::FeatureSchema::builtin(), test::tinySchema()}) {
+    const model::TauTransformer model(schema, model::ModelConfig{});
+    const model::CostModel cost(schema, model::ModelConfig{}, 4);
+    for (std::size_t c = 0; c < schema.collections.size(); ++c)
+      EXPECT_EQ(cost.embedMacsPerToken()[c], matrixElements(model, "embed_" + schema.collections[c].name + "."))
+          << schema.collections[c].name;
+    EXPECT_EQ(cost.blockMacsPerToken(), matrixElements(model, "encoder0."));
+    EXPECT_EQ(cost.decoderMacsPerCandidate(), matrixElements(model, "decoder."));
+    EXPECT_EQ(cost.attentionMacsPerPair(), 2 * 64);
+  }
+}
+
+TEST(CostModel, BatchCostAddsTokensPairsAndCandidates) {
+  // Candidate 0: global + 3 pf + 1 muon tokens; candidate 1: global + 1 pf.
+  data::HostBatch batch;
+  batch.size = 2;
+  batch.cu_seqlens = {0, 5, 7};
+  for (const auto& [name, tokens] : std::vector<std::pair<std::string, int>>{{"global", 2}, {"pf", 4}, {"muon", 1}}) {
+    batch.collections.emplace_back();
+    batch.collections.back().collection = name;
+    batch.collections.back().type.assign(tokens, 0);
+  }
+  const model::CostModel cost(test::tinySchema(), smallModel(), 4);
+  // Multiply-adds, by hand for d_model 16, d_ff 32, embed 32, 2 blocks, decoder 32-16-4:
+  //   embeddings: global (1+2)*32+32*16 = 608 x 2, pf (4+2)*32+512 = 704 x 4, muon 608 x 1  = 4 640
+  //   blocks: (3*256 + 256 + 2*16*32) = 2 048 x 7 tokens x 2 blocks                          = 28 672
+  //   attention: 2*16 per pair x (5*5 + 2*2) pairs x 2 blocks                                = 1 856
+  //   decoder: 16*32 + 32*16 + 16*4 = 1 088 x 2 candidates                                  = 2 176
+  const double forwardFlops = 2.0 * (4640 + 28672 + 1856 + 2176);
+  EXPECT_EQ(cost.inference(batch).flops, forwardFlops);
+  EXPECT_EQ(cost.training(batch, 1000).flops, 3 * forwardFlops);
+  // Inputs: (4 bytes x continuous features + 8) per token = 2*12 + 4*24 + 1*12 = 132 bytes.
+  // Inference adds the residual stream in and out of each block: 7 x 2 x (2*16*4).
+  EXPECT_EQ(cost.inference(batch).bytes, 132 + 7 * 2 * 128);
+  // Training: per token and block 2*(7*16+32)*4 saved + 4*16*4 residual and gradient, the
+  // embedding's hidden layer 2*32*4 per token, Adam 28 bytes per weight.
+  EXPECT_EQ(cost.training(batch, 1000).bytes, 132 + 7 * (2 * (1152 + 256) + 256) + 28000);
+  // bf16 activations halve everything but the fp32 inputs and optimizer.
+  const model::CostModel bf16(test::tinySchema(), smallModel(), 2);
+  EXPECT_EQ(bf16.training(batch, 1000).bytes, 132 + 7 * (2 * (576 + 128) + 128) + 28000);
 }

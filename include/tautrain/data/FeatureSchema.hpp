@@ -33,6 +33,8 @@ struct Collection {
   /// Column index of a feature; throws naming the collection when absent.
   int index(const std::string& feature) const;
   bool isCategorical(int column) const;
+  /// Columns the model reads as numbers (all but the categorical ones).
+  int continuousCount() const;
   /// Column of the validity flag of each column (-1: always valid).
   std::vector<int> validityColumns() const;
   /// Column holding the token type (particle_type); -1 when the collection has none.

@@ -1,0 +1,56 @@
+#pragma once
+// Arithmetic and memory traffic of the TauTransformer on a batch's real tokens: the physical
+// floor that throughput is compared with (docs/gpu.md, "How far from the floor").
+#include <cstdint>
+#include <vector>
+
+#include "tautrain/data/FeatureSchema.hpp"
+#include "tautrain/data/HostBatch.hpp"
+#include "tautrain/model/ModelConfig.hpp"
+
+namespace tautrain::model {
+
+/// FLOPs count matrix products only (2 per multiply-add): element-wise work is small in FLOPs
+/// but shows up in bytes. Bytes are a lower bound of memory traffic, every tensor moved once.
+struct Cost {
+  double flops = 0;
+  double bytes = 0;
+  Cost& operator+=(const Cost& other) {
+    flops += other.flops, bytes += other.bytes;
+    return *this;
+  }
+};
+
+class CostModel {
+ public:
+  /// valueBytes: size of an activation (2 for bf16, 4 for fp32).
+  CostModel(const data::FeatureSchema& schema, const ModelConfig& config, int valueBytes);
+
+  /// One forward pass without padding: inputs read once, the residual stream read and written
+  /// once per block.
+  Cost inference(const data::HostBatch& batch) const;
+  /// Forward + backward (backward ~ 2 x forward FLOPs) + one Adam update of `parameters`
+  /// fp32 weights. Bytes: inputs read once; per block the activations backward needs
+  /// (7 d_model + d_ff values per token) written once and read once, the residual stream and
+  /// its gradient read and written once; Adam reads weight, gradient and both moments and
+  /// writes three of them.
+  Cost training(const data::HostBatch& batch, std::int64_t parameters) const;
+
+  /// Multiply-adds per token of each collection's embedding, of one encoder block, per
+  /// (query, key) pair of one block's attention, and per candidate in the decoder.
+  const std::vector<double>& embedMacsPerToken() const { return m_embedMacs; }
+  double blockMacsPerToken() const { return m_blockMacs; }
+  double attentionMacsPerPair() const { return m_pairMacs; }
+  double decoderMacsPerCandidate() const { return m_decoderMacs; }
+
+ private:
+  double forwardFlops(const data::HostBatch& batch) const;
+  double inputBytes(const data::HostBatch& batch) const;
+
+  ModelConfig m_config;
+  int m_valueBytes;
+  std::vector<double> m_embedMacs, m_inputBytesPerToken;
+  double m_blockMacs = 0, m_pairMacs = 0, m_decoderMacs = 0;
+};
+
+}  // namespace tautrain::model

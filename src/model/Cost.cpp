@@ -1,0 +1,66 @@
+#include "tautrain/model/Cost.hpp"
+
+#include "tautrain/core/Error.hpp"
+
+namespace tautrain::model {
+
+namespace {
+
+/// Adam touches four fp32 values per weight and writes back three.
+constexpr double kAdamBytesPerParameter = 7 * 4;
+
+}  // namespace
+
+CostModel::CostModel(const data::FeatureSchema& schema, const ModelConfig& config, int valueBytes)
+    : m_config(config), m_valueBytes(valueBytes) {
+  const double d = config.d_model, ff = config.d_ff, hidden = config.embed_hidden;
+  for (const auto& c : schema.collections) {
+    const double inputs = c.continuousCount();
+    m_embedMacs.push_back((inputs + config.type_embedding) * hidden + hidden * d);
+    m_inputBytesPerToken.push_back(inputs * 4 + 8);  // fp32 features, int64 token type
+  }
+  m_blockMacs = 3 * d * d + d * d + 2 * d * ff;  // qkv, output projection, feed-forward
+  m_pairMacs = 2 * d;                            // q.k and the weighted sum of v, over all heads
+  m_decoderMacs = d * config.decoder_hidden1 + static_cast<double>(config.decoder_hidden1) * config.decoder_hidden2 +
+                  config.decoder_hidden2 * static_cast<double>(data::kNumClasses);
+}
+
+double CostModel::forwardFlops(const data::HostBatch& batch) const {
+  TAUTRAIN_CHECK(batch.collections.size() == m_embedMacs.size(), DataError,
+                 "cost model: the batch has ", batch.collections.size(), " token collections, the schema ",
+                 m_embedMacs.size());
+  double macs = static_cast<double>(batch.size) * m_decoderMacs;
+  for (std::size_t c = 0; c < m_embedMacs.size(); ++c)
+    macs += static_cast<double>(batch.collections[c].tokens()) * m_embedMacs[c];
+  for (std::size_t i = 0; i + 1 < batch.cu_seqlens.size(); ++i) {
+    const double length = batch.cu_seqlens[i + 1] - batch.cu_seqlens[i];
+    macs += m_config.layers * (length * m_blockMacs + length * length * m_pairMacs);
+  }
+  return 2 * macs;
+}
+
+double CostModel::inputBytes(const data::HostBatch& batch) const {
+  double bytes = 0;
+  for (std::size_t c = 0; c < m_inputBytesPerToken.size(); ++c)
+    bytes += static_cast<double>(batch.collections[c].tokens()) * m_inputBytesPerToken[c];
+  return bytes;
+}
+
+Cost CostModel::inference(const data::HostBatch& batch) const {
+  const double tokens = static_cast<double>(batch.realTokens());
+  const double residual = 2.0 * m_config.d_model * m_valueBytes;
+  return {forwardFlops(batch), inputBytes(batch) + tokens * m_config.layers * residual};
+}
+
+Cost CostModel::training(const data::HostBatch& batch, std::int64_t parameters) const {
+  const double tokens = static_cast<double>(batch.realTokens());
+  const double d = m_config.d_model;
+  const double saved = 2.0 * (7 * d + m_config.d_ff) * m_valueBytes;
+  const double residualAndGradient = 4.0 * d * m_valueBytes;
+  const double embedHidden = 2.0 * m_config.embed_hidden * m_valueBytes;
+  return {3 * forwardFlops(batch),
+          inputBytes(batch) + tokens * (m_config.layers * (saved + residualAndGradient) + embedHidden) +
+              static_cast<double>(parameters) * kAdamBytesPerParameter};
+}
+
+}  // namespace tautrain::model
