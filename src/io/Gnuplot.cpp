@@ -1,11 +1,11 @@
 #include "tautrain/io/Gnuplot.hpp"
 
-#include <fmt/format.h>
 
 #include <atomic>
 #include <cstdlib>
 
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Machine.hpp"
 #include "tautrain/io/Json.hpp"
 
 namespace tautrain::io {
@@ -18,7 +18,7 @@ bool runGnuplot(const std::string& stem, const std::string& script) {
     return false;
   }
   writeFileAtomic(stem + ".gp", script);
-  if (std::system(fmt::format("gnuplot '{0}.gp' > '{0}.log' 2>&1", stem).c_str()) != 0) {
+  if (runProgram({"gnuplot", stem + ".gp"}, stem + ".log", stem + ".log") != 0) {
     log::get("plot")->warn("gnuplot failed on {0}.gp; see {0}.log", stem);
     return false;
   }
