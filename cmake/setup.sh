@@ -12,6 +12,8 @@ tautrain_packages=(cmake ninja-build g++ ccache pkg-config
   libtorch-dev libopenblas0-openmp
   libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libeigen3-dev libprotobuf-dev protobuf-compiler libgtest-dev gnuplot-nox)
+# The tests also run the PyTorch baseline of `tautrain bench train`, on Debian's python3-torch.
+if [ "${TAUTRAIN_SETUP_FOR:-}" = tests ]; then tautrain_packages+=(python3-torch); fi
 
 tautrain_install_packages() {
   local missing=()

@@ -137,45 +137,132 @@ struct TrainBenchOptions {
   ConfigOptions config;
   std::int64_t synthetic = 0;
   train::ThroughputOptions throughput;
+  std::string baselineScript;
+  std::string python = "python3";
+  double baselineCoverage = 0.99;
   std::string json;
 };
+
+/// Runs bench/pytorch_baseline.py on the timed candidates' token counts with the same model,
+/// batch, device and precision; returns its result line.
+nlohmann::json runPytorchBaseline(const TrainBenchOptions& options, const config::RunConfig& config,
+                                  const train::ThroughputReport& report, const std::filesystem::path& dir) {
+  const auto schema = data::FeatureSchema::fromSpec(config.data.features);
+  nlohmann::json spec = {
+      {"device", config.train.device}, {"precision", config.train.precision}, {"allow_tf32", config.train.allow_tf32},
+      {"threads", report.threads}, {"seed", config.seed}, {"batch_size", config.data.batch_size},
+      {"warmup_steps", options.throughput.warmup_steps}, {"rounds", options.throughput.rounds},
+      {"learning_rate", config.train.learning_rate}, {"coverage", options.baselineCoverage},
+      {"token_types", schema.token_types.empty() ? data::kGlobalToken + 1 : schema.token_types.size()},
+      {"model", {{"type_embedding", config.model.type_embedding}, {"d_model", config.model.d_model},
+                 {"embed_hidden", config.model.embed_hidden}, {"layers", config.model.layers},
+                 {"heads", config.model.heads}, {"d_ff", config.model.d_ff},
+                 {"decoder_hidden1", config.model.decoder_hidden1}, {"decoder_hidden2", config.model.decoder_hidden2},
+                 {"dropout", config.model.dropout}}},
+      {"collections", nlohmann::json::array()}};
+  for (std::size_t c = 0; c < schema.collections.size(); ++c)
+    spec["collections"].push_back({{"name", schema.collections[c].name},
+                                   {"per_candidate", schema.collections[c].per_candidate},
+                                   {"inputs", schema.collections[c].continuousCount()},
+                                   {"tokens", report.timed_tokens[c]}});
+  const auto specPath = (dir / "baseline-spec.json").string(), resultPath = (dir / "baseline-result.json").string();
+  io::writeJson(specPath, spec);
+  log::get("bench")->info("PyTorch baseline: {} {}", options.python, options.baselineScript);
+  const int code = runProgram({options.python, options.baselineScript, specPath}, resultPath);
+  TAUTRAIN_CHECK_KEY(code != 127, "--python", "could not start '", options.python, "'");
+  TAUTRAIN_CHECK_KEY(code == 0, "--pytorch-baseline", "'", options.baselineScript, "' failed with exit code ", code,
+                     " (its messages are above)");
+  std::ifstream in(resultPath);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  const auto result = nlohmann::json::parse(last, nullptr, /*allow_exceptions=*/false);
+  TAUTRAIN_CHECK_KEY(result.is_object() && result.contains("train_candidates_per_s"), "--pytorch-baseline", "'",
+                     options.baselineScript, "' printed no result line (last line: '", last, "')");
+  TAUTRAIN_CHECK_KEY(result.value("parameters", std::int64_t{-1}) == report.parameters, "--pytorch-baseline",
+                     "the baseline model has ", result.value("parameters", std::int64_t{-1}), " parameters, tautrain's ",
+                     report.parameters, ": not the same architecture");
+  return result;
+}
+
+std::string memoryText(std::int64_t bytes) { return bytes < 0 ? "n/a" : fmt::format("{:.2f} GiB", bytes / 1073741824.0); }
 
 void runTrainBench(const TrainBenchOptions& options) {
   namespace fs = std::filesystem;
   auto config = options.config.load();
   const auto dir = fs::temp_directory_path() / ("tautrain-bench-train-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
   if (options.synthetic > 0) {
     config.generator.candidates = options.synthetic;
     config.generator.shard_size = std::max<std::int64_t>(1, options.synthetic / 4);
-    config.generator.output = dir.string();
+    config.generator.output = (dir / "data").string();
     data::SyntheticGenerator(data::FeatureSchema::fromSpec(config.data.features), config.generator).writeShards();
-    config.data.files = {dir.string()};
+    config.data.files = {config.generator.output};
     config.data.valid_fraction = 0;
   }
-  const auto rows = train::measureThroughput(config, options.throughput);
-  if (options.synthetic > 0) fs::remove_all(dir);
+  const auto report = train::measureThroughput(config, options.throughput);
+  const auto baseline = options.baselineScript.empty() ? nlohmann::json() : runPytorchBaseline(options, config, report, dir);
+  fs::remove_all(dir);
 
+  const auto& peak = report.peak;
   nlohmann::json result = {{"benchmark", "train"},         {"machine", machineDescription()},
                            {"version", versionString()},   {"device", config.train.device},
                            {"precision", config.train.precision}, {"batch_size", config.data.batch_size},
-                           {"steps", options.throughput.steps}, {"rounds", options.throughput.rounds}, {"rows", nlohmann::json::array()}};
-  const auto& baseline = rows.front();
-  std::cout << "machine: " << machineDescription() << "\ndevice " << config.train.device << ", batch "
-            << config.data.batch_size << ", " << options.throughput.steps << " timed steps per variant, median of "
-            << options.throughput.rounds << " rounds\n"
-            << fmt::format("{:<8} {:<7} {:>10} {:>14} {:>8} {:>14} {:>8}\n", "batching", "layout", "padding eff",
-                           "train cand/s", "ratio", "infer cand/s", "ratio");
-  for (const auto& row : rows) {
-    const double trainRatio = row.train_candidates_per_s / baseline.train_candidates_per_s;
-    const double inferRatio = row.infer_candidates_per_s / baseline.infer_candidates_per_s;
-    std::cout << fmt::format("{:<8} {:<7} {:>10.3f} {:>14.0f} {:>8.2f} {:>14.0f} {:>8.2f}\n",
+                           {"parameters", report.parameters}, {"threads", report.threads},
+                           {"steps", options.throughput.steps}, {"rounds", options.throughput.rounds},
+                           {"peak", {{"dtype", peak.dtype}, {"matmul_flops_per_s", peak.flops_per_s},
+                                     {"copy_bytes_per_s", peak.bytes_per_s}}},
+                           {"rows", nlohmann::json::array()}};
+  const auto& reference = report.rows.front();
+  std::cout << "machine: " << machineDescription() << "\ndevice " << config.train.device << ", " << config.train.precision
+            << ", batch " << config.data.batch_size << ", " << options.throughput.steps
+            << " timed steps per variant, median of " << options.throughput.rounds << " rounds\n"
+            << fmt::format("measured peak: matmul {:.3g} TFLOP/s ({}), copy {:.0f} GB/s\n", peak.flops_per_s / 1e12,
+                           peak.dtype, peak.bytes_per_s / 1e9)
+            << fmt::format("{:<8} {:<7} {:>8} {:>13} {:>6} {:>7} {:>13} {:>6} {:>7} {:>10}\n", "batching", "layout",
+                           "pad eff", "train cand/s", "ratio", "floor", "infer cand/s", "ratio", "floor", "memory");
+  for (const auto& row : report.rows) {
+    const double trainRatio = row.train_candidates_per_s / reference.train_candidates_per_s;
+    const double inferRatio = row.infer_candidates_per_s / reference.infer_candidates_per_s;
+    const double trainFloor = train::floorRate(row.train_cost, peak), inferFloor = train::floorRate(row.infer_cost, peak);
+    std::cout << fmt::format("{:<8} {:<7} {:>8.3f} {:>13.0f} {:>6.2f} {:>6.1f}% {:>13.0f} {:>6.2f} {:>6.1f}% {:>10}\n",
                              row.smart ? "smart" : "random", row.layout, row.padding_efficiency,
-                             row.train_candidates_per_s, trainRatio, row.infer_candidates_per_s, inferRatio);
+                             row.train_candidates_per_s, trainRatio, 100 * row.train_candidates_per_s / trainFloor,
+                             row.infer_candidates_per_s, inferRatio, 100 * row.infer_candidates_per_s / inferFloor,
+                             memoryText(row.train_peak_memory_bytes));
     result["rows"].push_back({{"batching", row.smart ? "smart" : "random"}, {"layout", row.layout},
                               {"padding_efficiency", row.padding_efficiency},
                               {"train_candidates_per_s", row.train_candidates_per_s},
                               {"infer_candidates_per_s", row.infer_candidates_per_s},
-                              {"train_ratio_vs_smart_padded", trainRatio}, {"infer_ratio_vs_smart_padded", inferRatio}});
+                              {"train_ratio_vs_smart_padded", trainRatio}, {"infer_ratio_vs_smart_padded", inferRatio},
+                              {"train_flops_per_candidate", row.train_cost.flops},
+                              {"train_bytes_per_candidate", row.train_cost.bytes},
+                              {"infer_flops_per_candidate", row.infer_cost.flops},
+                              {"infer_bytes_per_candidate", row.infer_cost.bytes},
+                              {"train_floor_candidates_per_s", trainFloor}, {"infer_floor_candidates_per_s", inferFloor},
+                              {"train_peak_memory_bytes", row.train_peak_memory_bytes}});
+  }
+  std::cout << fmt::format("floor, per candidate of real tokens: training {:.1f} MFLOP and {:.2f} MB, inference {:.1f} "
+                           "MFLOP and {:.2f} MB (smart batches)\n",
+                           reference.train_cost.flops / 1e6, reference.train_cost.bytes / 1e6,
+                           reference.infer_cost.flops / 1e6, reference.infer_cost.bytes / 1e6);
+  if (!baseline.is_null()) {
+    const auto configured = std::find_if(report.rows.begin(), report.rows.end(), [&](const auto& row) {
+      return row.smart == config.data.smart_batching && row.layout == config.model.layout;
+    });
+    const double trainRatio = configured->train_candidates_per_s / baseline["train_candidates_per_s"].get<double>();
+    const double inferRatio = configured->infer_candidates_per_s / baseline["infer_candidates_per_s"].get<double>();
+    std::cout << fmt::format("PyTorch {} eager baseline, fixed lengths {}: padding eff {:.3f}, training {:.0f} cand/s, "
+                             "inference {:.0f} cand/s, memory {}\n",
+                             baseline["torch"].get<std::string>(), baseline["fixed_length"].dump(),
+                             baseline["padding_efficiency"].get<double>(), baseline["train_candidates_per_s"].get<double>(),
+                             baseline["infer_candidates_per_s"].get<double>(),
+                             memoryText(baseline["peak_memory_bytes"].get<std::int64_t>()))
+              << fmt::format("tautrain ({} batching, {} layout) over the baseline: training {:.2f}x, inference {:.2f}x\n",
+                             configured->smart ? "smart" : "random", configured->layout, trainRatio, inferRatio);
+    result["pytorch_baseline"] = baseline;
+    result["pytorch_baseline"]["train_ratio"] = trainRatio;
+    result["pytorch_baseline"]["infer_ratio"] = inferRatio;
   }
   if (!options.json.empty()) io::writeJson(options.json, result);
 }
@@ -322,6 +409,15 @@ void addBenchCommand(CLI::App& app) {
   trainBench->add_option("--rounds", trainOptions->throughput.rounds, "interleaved rounds; the median is reported")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  trainBench->add_option("--pytorch-baseline", trainOptions->baselineScript,
+                         "also time bench/pytorch_baseline.py (PyTorch eager, fixed-length padding) on the same candidates")
+      ->check(CLI::ExistingFile);
+  trainBench->add_option("--python", trainOptions->python, "Python interpreter with torch for the baseline")
+      ->capture_default_str();
+  trainBench->add_option("--baseline-coverage", trainOptions->baselineCoverage,
+                         "the baseline's fixed lengths hold every token of this fraction of candidates")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 1.0));
   trainBench->add_option("--json", trainOptions->json, "write the figures as JSON");
   trainBench->callback([trainOptions] { runTrainBench(*trainOptions); });
 

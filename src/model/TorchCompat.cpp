@@ -5,6 +5,10 @@
 
 #include <mutex>
 
+#if TAUTRAIN_TORCH_AT_LEAST(2, 9)
+#include <c10/core/CachingDeviceAllocator.h>
+#endif
+
 #include "tautrain/core/Error.hpp"
 
 namespace tautrain::model::compat {
@@ -32,6 +36,10 @@ void setCudaAutocast(bool enabled) {
 #endif
 }
 
+#if TAUTRAIN_TORCH_AT_LEAST(2, 9)
+c10::DeviceIndex indexOf(const c10::Device& device) { return device.has_index() ? device.index() : 0; }
+#endif
+
 }  // namespace
 
 AutocastGuard::AutocastGuard(const c10::Device& device, bool enabled) : m_enabled(enabled && device.is_cuda()) {
@@ -48,6 +56,24 @@ void setCudaMath(bool allowTf32, bool cudnnBenchmark) {
   at::globalContext().setAllowTF32CuBLAS(allowTf32);
   at::globalContext().setAllowTF32CuDNN(allowTf32);
   at::globalContext().setBenchmarkCuDNN(cudnnBenchmark);
+}
+
+std::int64_t peakDeviceMemory(const c10::Device& device) {
+#if TAUTRAIN_TORCH_AT_LEAST(2, 9)
+  if (device.is_cuda()) {
+    const auto stats = c10::getDeviceAllocator(device.type())->getDeviceStats(indexOf(device));
+    return stats.allocated_bytes[static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+  }
+#endif
+  (void)device;
+  return -1;
+}
+
+void resetPeakDeviceMemory(const c10::Device& device) {
+#if TAUTRAIN_TORCH_AT_LEAST(2, 9)
+  if (device.is_cuda()) c10::getDeviceAllocator(device.type())->resetPeakStats(indexOf(device));
+#endif
+  (void)device;
 }
 
 at::Tensor rngState(const c10::Device& device) {

@@ -3,7 +3,9 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
@@ -58,6 +60,64 @@ double paddingEfficiency(const std::vector<data::LoadedBatch>& batches, std::int
   return padded > 0 ? real / padded : 0;
 }
 
+/// Cost per candidate of the timed batches.
+model::Cost costPerCandidate(const std::vector<data::LoadedBatch>& batches, std::int64_t warmup,
+                             const std::function<model::Cost(const data::HostBatch&)>& costOf) {
+  model::Cost total;
+  double candidates = 0;
+  for (std::size_t i = warmup; i < batches.size(); ++i) {
+    total += costOf(batches[i].host);
+    candidates += static_cast<double>(batches[i].host.size);
+  }
+  return {total.flops / candidates, total.bytes / candidates};
+}
+
+/// [collection][candidate] token counts of the timed batches.
+std::vector<std::vector<std::int64_t>> tokensOf(const std::vector<data::LoadedBatch>& batches, std::int64_t warmup) {
+  std::vector<std::vector<std::int64_t>> tokens(batches.front().host.collections.size());
+  for (std::size_t i = warmup; i < batches.size(); ++i) {
+    const auto& host = batches[i].host;
+    for (std::size_t c = 0; c < host.collections.size(); ++c) {
+      auto& counts = tokens[c];
+      const auto first = counts.size();
+      counts.resize(first + host.size, 0);
+      for (const auto slot : host.collections[c].packed_pos) {
+        const auto owner = std::upper_bound(host.cu_seqlens.begin(), host.cu_seqlens.end(), slot) - host.cu_seqlens.begin() - 1;
+        ++counts[first + owner];
+      }
+    }
+  }
+  return tokens;
+}
+
+/// Seconds per call of `work` after two untimed calls, over `repeats` calls.
+template <typename Work>
+double secondsPerCall(const torch::Device& device, int repeats, Work work) {
+  for (int i = 0; i < 2; ++i) work();
+  if (device.is_cuda()) torch::cuda::synchronize();
+  const auto start = Clock::now();
+  for (int i = 0; i < repeats; ++i) work();
+  if (device.is_cuda()) torch::cuda::synchronize();
+  return std::chrono::duration<double>(Clock::now() - start).count() / repeats;
+}
+
+DevicePeak measurePeak(const torch::Device& device, bool bf16, bool tf32) {
+  torch::NoGradGuard noGrad;
+  const bool gpu = device.is_cuda();
+  const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat;
+  const std::int64_t n = gpu ? 8192 : 1024;
+  const auto options = torch::TensorOptions().device(device).dtype(dtype);
+  const auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
+  auto c = torch::empty({n, n}, options);
+  const double matmul = secondsPerCall(device, gpu ? 20 : 5, [&] { torch::matmul_out(c, a, b); });
+  const std::int64_t copyBytes = gpu ? (std::int64_t{1} << 30) : (std::int64_t{1} << 27);
+  const auto source = torch::empty({copyBytes}, torch::TensorOptions().device(device).dtype(torch::kUInt8)).fill_(1);
+  auto target = torch::empty_like(source);
+  const double copy = secondsPerCall(device, gpu ? 20 : 5, [&] { target.copy_(source); });
+  return {bf16 ? "bf16" : (gpu && tf32 ? "tf32" : "fp32"), 2.0 * static_cast<double>(n * n * n) / matmul,
+          2.0 * static_cast<double>(copyBytes) / copy};
+}
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -65,7 +125,11 @@ double median(std::vector<double> values) {
 
 }  // namespace
 
-std::vector<Throughput> measureThroughput(const config::RunConfig& config, const ThroughputOptions& options) {
+double floorRate(const model::Cost& perCandidate, const DevicePeak& peak) {
+  return 1.0 / std::max(perCandidate.flops / peak.flops_per_s, perCandidate.bytes / peak.bytes_per_s);
+}
+
+ThroughputReport measureThroughput(const config::RunConfig& config, const ThroughputOptions& options) {
   auto logger = log::get("bench");
   const auto device = setUpDevice(config.train);
   const bool bf16 = config.train.precision == "bf16" && device.is_cuda();
@@ -73,8 +137,12 @@ std::vector<Throughput> measureThroughput(const config::RunConfig& config, const
   const data::Dataset dataset(data::splitFiles(config.data).train, schema, data::readOptions(config.data));
   const auto scaler = data::StandardScaler::fit(dataset, config.data.threads);
   const LossWeights weighting(config.train, device);
+  ThroughputReport report;
+  report.threads = torch::get_num_threads();
+  report.parameters = model::TauTransformer(schema, config.model)->parameterCount();
+  const model::CostModel cost(schema, config.model, bf16 ? 2 : 4);
 
-  std::vector<Throughput> rows;
+  auto& rows = report.rows;
   std::vector<std::vector<double>> trainRates, inferRates;
   std::vector<std::vector<data::LoadedBatch>> batchesOf;
   for (const bool smart : {true, false}) {
@@ -83,10 +151,19 @@ std::vector<Throughput> measureThroughput(const config::RunConfig& config, const
     data::Loader loader(dataset, scaler, loaderOptions);
     batchesOf.push_back(takeBatches(loader, options.warmup_steps + options.steps));
     for (const std::string layout : {"padded", "packed"}) {
-      rows.push_back({smart, layout, paddingEfficiency(batchesOf.back(), options.warmup_steps)});
+      auto& row = rows.emplace_back();
+      row.smart = smart;
+      row.layout = layout;
+      row.padding_efficiency = paddingEfficiency(batchesOf.back(), options.warmup_steps);
+      row.train_cost = costPerCandidate(batchesOf.back(), options.warmup_steps, [&](const auto& host) {
+        return cost.training(host, report.parameters);
+      });
+      row.infer_cost = costPerCandidate(batchesOf.back(), options.warmup_steps,
+                                        [&](const auto& host) { return cost.inference(host); });
       trainRates.emplace_back(), inferRates.emplace_back();
     }
   }
+  report.timed_tokens = tokensOf(batchesOf.back(), options.warmup_steps);
   // Rounds interleave the variants, so that drifts of a shared machine hit them all alike.
   for (int round = 0; round < options.rounds; ++round) {
     for (std::size_t v = 0; v < rows.size(); ++v) {
@@ -98,9 +175,11 @@ std::vector<Throughput> measureThroughput(const config::RunConfig& config, const
       model->to(device);
       torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.learning_rate));
       model->train();
+      model::compat::resetPeakDeviceMemory(device);
       trainRates[v].push_back(rate(batches, options.warmup_steps, device, [&](const auto& batch) {
         trainStep(model, optimizer, weighting, batch, device, bf16);
       }));
+      rows[v].train_peak_memory_bytes = std::max(rows[v].train_peak_memory_bytes, model::compat::peakDeviceMemory(device));
       model->eval();
       torch::NoGradGuard noGrad;
       inferRates[v].push_back(rate(batches, options.warmup_steps, device, [&](const auto& batch) {
@@ -109,6 +188,7 @@ std::vector<Throughput> measureThroughput(const config::RunConfig& config, const
       }));
     }
   }
+  report.peak = measurePeak(device, bf16, config.train.allow_tf32);
   for (std::size_t v = 0; v < rows.size(); ++v) {
     rows[v].train_candidates_per_s = median(trainRates[v]);
     rows[v].infer_candidates_per_s = median(inferRates[v]);
@@ -117,7 +197,7 @@ std::vector<Throughput> measureThroughput(const config::RunConfig& config, const
                  rows[v].smart ? "smart" : "random", rows[v].layout, rows[v].train_candidates_per_s,
                  rows[v].infer_candidates_per_s, options.rounds, rows[v].padding_efficiency);
   }
-  return rows;
+  return report;
 }
 
 std::vector<std::int64_t> parameterSizes(const config::RunConfig& config) {

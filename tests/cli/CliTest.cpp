@@ -128,22 +128,73 @@ TEST(Cli, SigtermCheckpointsAndExitsWithTheCheckpointCodeThenResumeContinues) {
                 {"--resume", "--set"});
 }
 
+const std::string kTinyBench =
+    "bench train --synthetic 800 --steps 2 --warmup 1 --rounds 1 --set data.batch_size=50 --set model.d_model=8"
+    " --set model.heads=2 --set model.layers=1 --set train.torch_threads=1";
+
 TEST(Cli, BenchTrainComparesBatchingAndLayoutsInOneRun) {
   tautrain::test::TempDir dir;
-  const auto r = runTautrain("bench train --synthetic 800 --steps 2 --warmup 1 --rounds 1 --set data.batch_size=50"
-                             " --set model.d_model=8 --set model.heads=2 --set model.layers=1 --json " +
-                             dir.file("bench.json"));
+  const auto r = runTautrain(kTinyBench + " --json " + dir.file("bench.json"));
   ASSERT_EQ(r.code, 0) << r.output;
   std::ifstream file(dir.file("bench.json"));
   const auto json = nlohmann::json::parse(file);
   ASSERT_EQ(json["rows"].size(), 4u);
+  EXPECT_GT(json["peak"]["matmul_flops_per_s"].get<double>(), 0);
+  EXPECT_GT(json["peak"]["copy_bytes_per_s"].get<double>(), 0);
   for (const auto& row : json["rows"]) {
     EXPECT_GT(row["train_candidates_per_s"].get<double>(), 0) << row;
     EXPECT_GT(row["infer_candidates_per_s"].get<double>(), 0) << row;
+    EXPECT_DOUBLE_EQ(row["train_flops_per_candidate"].get<double>(), 3 * row["infer_flops_per_candidate"].get<double>())
+        << row;
+    // Nothing runs faster than the physical floor.
+    EXPECT_LT(row["train_candidates_per_s"].get<double>(), row["train_floor_candidates_per_s"].get<double>()) << row;
+    EXPECT_LT(row["infer_candidates_per_s"].get<double>(), row["infer_floor_candidates_per_s"].get<double>()) << row;
+    EXPECT_EQ(row["train_peak_memory_bytes"].get<std::int64_t>(), -1) << "a CPU run has no device memory figure";
   }
   EXPECT_EQ(json["rows"][0]["batching"], "smart");
   EXPECT_EQ(json["rows"][3]["batching"], "random");
   EXPECT_GT(json["rows"][0]["padding_efficiency"].get<double>(), json["rows"][3]["padding_efficiency"].get<double>());
+}
+
+/// A Python interpreter that has torch, or "" (cmake/setup.sh installs Debian's python3-torch).
+std::string pythonWithTorch() {
+  for (const std::string python : {"python3", "/usr/bin/python3"})
+    if (std::system((python + " -c 'import torch' > /dev/null 2>&1").c_str()) == 0) return python;
+  return "";
+}
+
+TEST(Cli, BenchTrainTimesThePytorchBaselineOnTheSameCandidates) {
+  const auto python = pythonWithTorch();
+  if (python.empty()) GTEST_SKIP() << "no Python with torch (Debian: python3-torch)";
+  tautrain::test::TempDir dir;
+  const auto r = runTautrain(kTinyBench + " --pytorch-baseline " + std::string(TAUTRAIN_SOURCE_DIR) +
+                             "/bench/pytorch_baseline.py --python " + python + " --json " + dir.file("bench.json"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream file(dir.file("bench.json"));
+  const auto json = nlohmann::json::parse(file);
+  const auto& baseline = json["pytorch_baseline"];
+  EXPECT_EQ(baseline["parameters"], json["parameters"]) << "the baseline is the same architecture";
+  EXPECT_GT(baseline["train_candidates_per_s"].get<double>(), 0);
+  EXPECT_GT(baseline["train_ratio"].get<double>(), 0);
+  // One global token per candidate; ragged collections padded to multiples of 8.
+  const auto lengths = baseline["fixed_length"].get<std::vector<int>>();
+  ASSERT_EQ(lengths.size(), 4u);
+  EXPECT_EQ(lengths[0], 1);
+  for (std::size_t c = 1; c < lengths.size(); ++c) EXPECT_EQ(lengths[c] % 8, 0) << c;
+  EXPECT_LT(baseline["padding_efficiency"].get<double>(), json["rows"][0]["padding_efficiency"].get<double>());
+  EXPECT_NE(r.output.find("over the baseline: training"), std::string::npos) << r.output;
+}
+
+TEST(Cli, BenchTrainRefusesABaselineOfAnotherArchitectureOrThatCannotRun) {
+  tautrain::test::TempDir dir;
+  std::ofstream(dir.file("other.py")) << "print('{\"parameters\": 12, \"train_candidates_per_s\": 1}')\n";
+  expectFailure(runTautrain(kTinyBench + " --pytorch-baseline " + dir.file("other.py")), 2,
+                {"--pytorch-baseline", "12 parameters", "not the same architecture"});
+  std::ofstream(dir.file("fails.py")) << "import sys\nsys.exit('no torch here')\n";
+  expectFailure(runTautrain(kTinyBench + " --pytorch-baseline " + dir.file("fails.py")), 2,
+                {"fails.py' failed with exit code 1", "no torch here"});
+  expectFailure(runTautrain(kTinyBench + " --pytorch-baseline " + dir.file("fails.py") + " --python no-such-python"), 2,
+                {"could not start 'no-such-python'"});
 }
 
 TEST(Cli, EvaluateScoresCheckpointsOnceThenRocReadsTheScoreFiles) {

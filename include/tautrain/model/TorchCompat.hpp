@@ -5,6 +5,8 @@
 #include <c10/core/Device.h>
 #include <torch/version.h>
 
+#include <cstdint>
+
 #define TAUTRAIN_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
@@ -45,6 +47,12 @@ class AutocastGuard {
 
 /// TF32 matmuls and cuDNN autotuning (process-wide; only matter on CUDA).
 void setCudaMath(bool allowTf32, bool cudnnBenchmark);
+
+/// Peak bytes of tensors a CUDA device's caching allocator held since the last reset; -1
+/// where this LibTorch cannot tell (a CPU device, or LibTorch < 2.9 without the device-generic
+/// allocator statistics).
+std::int64_t peakDeviceMemory(const c10::Device& device);
+void resetPeakDeviceMemory(const c10::Device& device);
 
 /// State of the default random generator of a device (dropout draws from it), for checkpoints.
 at::Tensor rngState(const c10::Device& device);

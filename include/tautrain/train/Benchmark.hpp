@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tautrain/config/RunConfig.hpp"
+#include "tautrain/model/Cost.hpp"
 
 namespace tautrain::train {
 
@@ -21,11 +22,35 @@ struct Throughput {
   double padding_efficiency = 0;  ///< real over padded tokens in the timed batches
   double train_candidates_per_s = 0;
   double infer_candidates_per_s = 0;
+  model::Cost train_cost, infer_cost;  ///< per candidate of the timed batches, real tokens only
+  std::int64_t train_peak_memory_bytes = -1;  ///< device memory of training; -1: not known here
+};
+
+/// What the device does at best, measured in the same run: a large matmul in the precision of
+/// training (bf16, TF32 or fp32) and a large device-to-device copy (bytes read + written).
+struct DevicePeak {
+  std::string dtype;
+  double flops_per_s = 0;
+  double bytes_per_s = 0;
+};
+
+/// Candidates/s that neither the arithmetic nor the memory traffic of `perCandidate` would
+/// allow to exceed on `peak`: the physical floor of the step time, as a rate.
+double floorRate(const model::Cost& perCandidate, const DevicePeak& peak);
+
+struct ThroughputReport {
+  std::vector<Throughput> rows;
+  DevicePeak peak;
+  std::int64_t parameters = 0;
+  int threads = 0;  ///< LibTorch's intra-op threads (CPU)
+  /// Tokens of each collection (schema order) of every timed candidate of the random-batching
+  /// variant, so that an outside baseline can run the same candidates: [collection][candidate].
+  std::vector<std::vector<std::int64_t>> timed_tokens;
 };
 
 /// Runs every variant on config.data's training files with config.model and config.train
-/// (device, precision); returns one row per variant.
-std::vector<Throughput> measureThroughput(const config::RunConfig& config, const ThroughputOptions& options);
+/// (device, precision); one row per variant.
+ThroughputReport measureThroughput(const config::RunConfig& config, const ThroughputOptions& options);
 
 /// Element counts of the model's parameters (its gradient tensors), for all-reduce benchmarks.
 std::vector<std::int64_t> parameterSizes(const config::RunConfig& config);
