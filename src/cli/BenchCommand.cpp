@@ -240,16 +240,21 @@ void runTrainBench(const TrainBenchOptions& options) {
                               {"infer_flops_per_candidate", row.infer_cost.flops},
                               {"infer_bytes_per_candidate", row.infer_cost.bytes},
                               {"train_floor_candidates_per_s", trainFloor}, {"infer_floor_candidates_per_s", inferFloor},
-                              {"train_peak_memory_bytes", row.train_peak_memory_bytes}});
+                              {"train_peak_memory_bytes", row.train_peak_memory_bytes},
+                              {"train_operators_per_step", row.train_operators_per_step},
+                              {"infer_operators_per_step", row.infer_operators_per_step}});
   }
   std::cout << fmt::format("floor, per candidate of real tokens: training {:.1f} MFLOP and {:.2f} MB, inference {:.1f} "
                            "MFLOP and {:.2f} MB (smart batches)\n",
                            reference.train_cost.flops / 1e6, reference.train_cost.bytes / 1e6,
                            reference.infer_cost.flops / 1e6, reference.infer_cost.bytes / 1e6);
+  const auto configured = std::find_if(report.rows.begin(), report.rows.end(), [&](const auto& row) {
+    return row.smart == config.data.smart_batching && row.layout == config.model.layout;
+  });
+  std::cout << fmt::format("ATen operators per step ({} layout; about the kernel launches on a GPU): training {}, "
+                           "inference {}\n",
+                           configured->layout, configured->train_operators_per_step, configured->infer_operators_per_step);
   if (!baseline.is_null()) {
-    const auto configured = std::find_if(report.rows.begin(), report.rows.end(), [&](const auto& row) {
-      return row.smart == config.data.smart_batching && row.layout == config.model.layout;
-    });
     const double trainRatio = configured->train_candidates_per_s / baseline["train_candidates_per_s"].get<double>();
     const double inferRatio = configured->infer_candidates_per_s / baseline["infer_candidates_per_s"].get<double>();
     std::cout << fmt::format("PyTorch {} eager baseline, fixed lengths {}: padding eff {:.3f}, training {:.0f} cand/s, "

@@ -52,6 +52,15 @@ AutocastGuard::~AutocastGuard() {
   at::autocast::clear_cache();
 }
 
+void multiplyAll(const std::vector<at::Tensor>& tensors, const at::Tensor& factor) {
+  if (tensors.empty()) return;
+#if TAUTRAIN_TORCH_AT_LEAST(2, 1)
+  at::_foreach_mul_(tensors, factor);
+#else
+  for (auto tensor : tensors) tensor.mul_(factor);
+#endif
+}
+
 void setCudaMath(bool allowTf32, bool cudnnBenchmark) {
   at::globalContext().setAllowTF32CuBLAS(allowTf32);
   at::globalContext().setAllowTF32CuDNN(allowTf32);

@@ -1,9 +1,11 @@
 #include "tautrain/train/Benchmark.hpp"
 
+#include <ATen/record_function.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 
@@ -11,6 +13,7 @@
 #include "tautrain/core/Log.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
+#include "tautrain/train/MultiTensorAdam.hpp"
 #include "Step.hpp"
 
 namespace tautrain::train {
@@ -118,6 +121,28 @@ DevicePeak measurePeak(const torch::Device& device, bool bf16, bool tf32) {
           2.0 * static_cast<double>(copyBytes) / copy};
 }
 
+std::atomic<std::int64_t> g_topLevelOperators{0};
+thread_local int t_operatorDepth = 0;
+
+/// ATen operators that `work` calls other than from inside another operator, on every thread
+/// (backward runs on the autograd engine's): on a GPU each is about one kernel launch.
+std::int64_t topLevelOperators(const torch::Device& device, const std::function<void()>& work) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+  g_topLevelOperators = 0;
+  const auto handle = at::addGlobalCallback(
+      at::RecordFunctionCallback(
+          [](const at::RecordFunction&) -> std::unique_ptr<at::ObserverContext> {
+            if (t_operatorDepth++ == 0) g_topLevelOperators.fetch_add(1, std::memory_order_relaxed);
+            return nullptr;
+          },
+          [](const at::RecordFunction&, at::ObserverContext*) { --t_operatorDepth; })
+          .scopes({at::RecordScope::FUNCTION}));
+  work();
+  if (device.is_cuda()) torch::cuda::synchronize();
+  at::removeCallback(handle);
+  return g_topLevelOperators.load();
+}
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -173,19 +198,24 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
       torch::manual_seed(config.seed);
       model::TauTransformer model(schema, modelConfig);
       model->to(device);
-      torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.learning_rate));
+      MultiTensorAdam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.learning_rate));
       model->train();
       model::compat::resetPeakDeviceMemory(device);
       trainRates[v].push_back(rate(batches, options.warmup_steps, device, [&](const auto& batch) {
         trainStep(model, optimizer, weighting, batch, device, bf16);
       }));
       rows[v].train_peak_memory_bytes = std::max(rows[v].train_peak_memory_bytes, model::compat::peakDeviceMemory(device));
+      const auto sample = batches.back().tensors->to(device);
+      rows[v].train_operators_per_step =
+          topLevelOperators(device, [&] { trainStep(model, optimizer, weighting, sample, device, bf16); });
       model->eval();
       torch::NoGradGuard noGrad;
-      inferRates[v].push_back(rate(batches, options.warmup_steps, device, [&](const auto& batch) {
+      const auto infer = [&](const data::TensorBatch& batch) {
         model::compat::AutocastGuard autocast(device, bf16);
         model->forward(batch);
-      }));
+      };
+      inferRates[v].push_back(rate(batches, options.warmup_steps, device, infer));
+      rows[v].infer_operators_per_step = topLevelOperators(device, [&] { infer(sample); });
     }
   }
   report.peak = measurePeak(device, bf16, config.train.allow_tf32);

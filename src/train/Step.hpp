@@ -106,11 +106,12 @@ inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optim
       std::copy(host.data_ptr<float>(), host.data_ptr<float>() + host.numel(), signals->begin());
     }
   }
-  const auto weightTotal = totals[1];
+  std::vector<torch::Tensor> gradients;
   for (auto& p : parameters)
-    if (p.grad().defined()) p.mutable_grad().div_(weightTotal);
+    if (p.grad().defined()) gradients.push_back(p.grad());
+  model::compat::multiplyAll(gradients, totals[1].reciprocal());
   optimizer.step();
-  return totals[0] / weightTotal;
+  return totals[0] / totals[1];
 }
 
 /// One pass over epoch 0 of `loader` without gradient: use(loaded batch, its tensors on the

@@ -24,6 +24,7 @@
 #include "tautrain/model/TorchCompat.hpp"
 #include "tautrain/train/Checkpoint.hpp"
 #include "tautrain/train/Schedule.hpp"
+#include "tautrain/train/MultiTensorAdam.hpp"
 #include "Step.hpp"
 
 namespace tautrain::train {
@@ -130,6 +131,41 @@ void pruneCheckpoints(const fs::path& directory, int keep, int bestEpoch) {
     if (epochs[i].first != bestEpoch) fs::remove(epochs[i].second);
 }
 
+/// Step losses left on the device until something needs them (a log line, a checkpoint, the
+/// epoch's end), then read in one transfer: the step loop itself never waits for a GPU.
+class PendingLosses {
+ public:
+  void add(torch::Tensor loss, int epoch, std::int64_t step, std::int64_t batch) {
+    m_losses.push_back(std::move(loss));
+    m_where.push_back({epoch, step, batch});
+  }
+
+  /// Adds the losses to `lossSum` and returns the newest (NaN when none). A non-finite loss
+  /// ends the run here, before any checkpoint is written, so the last good one stays.
+  double settle(double& lossSum) {
+    if (m_losses.empty()) return std::numeric_limits<double>::quiet_NaN();
+    const auto values = torch::stack(m_losses).to(torch::kCPU, torch::kDouble).contiguous();
+    const double* value = values.data_ptr<double>();
+    for (std::size_t i = 0; i < m_losses.size(); ++i) {
+      const auto& [epoch, step, batch] = m_where[i];
+      TAUTRAIN_CHECK(std::isfinite(value[i]), Error, "loss is ", value[i], " at epoch ", epoch, ", step ", step,
+                     " (batch ", batch, "); the last good checkpoint is kept");
+      lossSum += value[i];
+    }
+    const double newest = value[m_losses.size() - 1];
+    m_losses.clear(), m_where.clear();
+    return newest;
+  }
+
+ private:
+  struct Where {
+    int epoch;
+    std::int64_t step, batch;
+  };
+  std::vector<torch::Tensor> m_losses;
+  std::vector<Where> m_where;
+};
+
 void setLearningRate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }
@@ -226,7 +262,7 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
   for (const auto& [block, count] : model->parameterCounts()) logger->info("  {:<16} {:>9} parameters", block, count);
   logger->info("TauTransformer: {} trainable parameters, {} layout, {} attention", model->parameterCount(),
                config.model.layout, model->fusedAttention() ? "fused" : "reference");
-  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(tc.learning_rate)
+  MultiTensorAdam optimizer(model->parameters(), torch::optim::AdamOptions(tc.learning_rate)
                                                         .betas({tc.beta1, tc.beta2})
                                                         .eps(tc.epsilon));
   bool ownRng = false;
@@ -270,8 +306,10 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
     startNextEpoch(state);
   }
 
+  PendingLosses pendingLosses;
   // Writes `paths` (rank 0); every rank contributes its generator states.
   const auto checkpoint = [&](const std::vector<std::string>& paths) {
+    pendingLosses.settle(state.loss_sum);
     const auto rankRng = comm ? comm->allGatherRows(rankRngState(device)) : torch::Tensor();
     if (lead) saveCheckpoint(paths, *model, optimizer, state, device, rankRng);
   };
@@ -315,16 +353,14 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
           tc.checkpoint_every_minutes > 0 && secondsSince(lastCheckpoint) >= 60 * tc.checkpoint_every_minutes;
       // Flags all ranks act on together: a stop signal (any rank), a checkpoint due by time (rank 0's clock).
       std::vector<float> flags{StopSignalGuard::stopRequested() != 0 ? 1.0f : 0.0f, lead && timeDue ? 1.0f : 0.0f};
-      // A non-finite loss ends the run before any checkpoint is written, so the last good one stays.
-      const double value = trainStep(model, optimizer, weighting, batch, device, bf16, comm.get(), &flags).item<double>();
-      TAUTRAIN_CHECK(std::isfinite(value), Error, "loss is ", value, " at epoch ", epoch, ", step ", state.step,
-                     " (batch ", loaded->host.index, "); the last good checkpoint is kept");
+      pendingLosses.add(trainStep(model, optimizer, weighting, batch, device, bf16, comm.get(), &flags).detach(), epoch,
+                        state.step, loaded->host.index);
       signalAgreed = flags[0] > 0;
-      state.loss_sum += value;
       state.candidates += comm ? static_cast<std::int64_t>(batch.size) * rank.world_size : batch.size;
       state.seconds += secondsSince(stepStart);
       ++state.step, ++state.global_step, ++stepsHere;
       if (state.step % tc.log_every == 0) {
+        const double value = pendingLosses.settle(state.loss_sum);
         const double perStep = state.seconds / static_cast<double>(state.step);
         logger->info("epoch {} step {}/{} loss {:.4f} lr {:.3g}, {:.0f} candidates/s, epoch ETA {:.0f}s", epoch,
                      state.step, batches, value, lr, static_cast<double>(state.candidates) / state.seconds,
@@ -344,6 +380,7 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
         }
       }
     }
+    pendingLosses.settle(state.loss_sum);
     ValidationScores scores;
     EpochRecord record = validate(model, validLoader, device, weighting, bf16, scores, comm.get());
     record.epoch = epoch;

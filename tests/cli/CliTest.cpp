@@ -150,6 +150,8 @@ TEST(Cli, BenchTrainComparesBatchingAndLayoutsInOneRun) {
     EXPECT_LT(row["train_candidates_per_s"].get<double>(), row["train_floor_candidates_per_s"].get<double>()) << row;
     EXPECT_LT(row["infer_candidates_per_s"].get<double>(), row["infer_floor_candidates_per_s"].get<double>()) << row;
     EXPECT_EQ(row["train_peak_memory_bytes"].get<std::int64_t>(), -1) << "a CPU run has no device memory figure";
+    EXPECT_GT(row["train_operators_per_step"].get<std::int64_t>(), row["infer_operators_per_step"].get<std::int64_t>());
+    EXPECT_GT(row["infer_operators_per_step"].get<std::int64_t>(), 0);
   }
   EXPECT_EQ(json["rows"][0]["batching"], "smart");
   EXPECT_EQ(json["rows"][3]["batching"], "random");

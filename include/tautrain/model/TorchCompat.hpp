@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include <cstdint>
+#include <vector>
 
 #define TAUTRAIN_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
@@ -44,6 +45,10 @@ class AutocastGuard {
  private:
   bool m_enabled;
 };
+
+/// tensors[i] *= factor (a one-element tensor on their device) for all i: one multi-tensor
+/// kernel from LibTorch 2.1, which takes the factor as a tensor; a loop before.
+void multiplyAll(const std::vector<at::Tensor>& tensors, const at::Tensor& factor);
 
 /// TF32 matmuls and cuDNN autotuning (process-wide; only matter on CUDA).
 void setCudaMath(bool allowTf32, bool cudnnBenchmark);

@@ -24,6 +24,8 @@ struct Throughput {
   double infer_candidates_per_s = 0;
   model::Cost train_cost, infer_cost;  ///< per candidate of the timed batches, real tokens only
   std::int64_t train_peak_memory_bytes = -1;  ///< device memory of training; -1: not known here
+  /// ATen operators per step not called from inside another: about the kernel launches on a GPU.
+  std::int64_t train_operators_per_step = 0, infer_operators_per_step = 0;
 };
 
 /// What the device does at best, measured in the same run: a large matmul in the precision of
