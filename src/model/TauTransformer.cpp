@@ -37,6 +37,13 @@ EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& config, bool fusedAttentio
   m_dropout = register_module("dropout", nn::Dropout(config.dropout));
 }
 
+namespace {
+
+/// fp32 without an operator call when it already is (the count of calls is a launch count on GPUs).
+torch::Tensor asFloat(const torch::Tensor& x) { return x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat); }
+
+}  // namespace
+
 torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const TokenLayout& layout) {
   torch::Tensor attended;
   if (layout.packed()) {
@@ -48,9 +55,10 @@ torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const TokenLayou
   } else {
     attended = m_attention(x, layout.padding);
   }
-  // Post-norm, as in the thesis: residual add, then LayerNorm.
-  auto h = m_norm1(x + m_dropout(attended));
-  return m_norm2(h + m_dropout(m_ff2(torch::gelu(m_ff1(h)))));
+  // Post-norm, as in the thesis: residual add, then LayerNorm. Norms take fp32 input, as CUDA
+  // autocast casts it; LibTorch 1.x's CPU LayerNorm refuses bf16 input with fp32 weights.
+  auto h = m_norm1(asFloat(x + m_dropout(attended)));
+  return m_norm2(asFloat(h + m_dropout(m_ff2(torch::gelu(m_ff1(h))))));
 }
 
 namespace {

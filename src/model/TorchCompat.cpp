@@ -26,13 +26,18 @@ at::Tensor fusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Te
 
 namespace {
 
-void setCudaAutocast(bool enabled) {
+void setAutocast(const c10::Device& device, bool enabled) {
 #if TAUTRAIN_TORCH_AT_LEAST(2, 4)
-  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+  at::autocast::set_autocast_dtype(device.type(), at::kBFloat16);
+  at::autocast::set_autocast_enabled(device.type(), enabled);
 #else
-  at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-  at::autocast::set_enabled(enabled);
+  if (device.is_cuda()) {
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(enabled);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(enabled);
+  }
 #endif
 }
 
@@ -42,13 +47,13 @@ c10::DeviceIndex indexOf(const c10::Device& device) { return device.has_index() 
 
 }  // namespace
 
-AutocastGuard::AutocastGuard(const c10::Device& device, bool enabled) : m_enabled(enabled && device.is_cuda()) {
-  if (m_enabled) setCudaAutocast(true);
+AutocastGuard::AutocastGuard(const c10::Device& device, bool enabled) : m_device(device), m_enabled(enabled) {
+  if (m_enabled) setAutocast(m_device, true);
 }
 
 AutocastGuard::~AutocastGuard() {
   if (!m_enabled) return;
-  setCudaAutocast(false);
+  setAutocast(m_device, false);
   at::autocast::clear_cache();
 }
 

@@ -157,7 +157,7 @@ double floorRate(const model::Cost& perCandidate, const DevicePeak& peak) {
 ThroughputReport measureThroughput(const config::RunConfig& config, const ThroughputOptions& options) {
   auto logger = log::get("bench");
   const auto device = setUpDevice(config.train);
-  const bool bf16 = config.train.precision == "bf16" && device.is_cuda();
+  const bool bf16 = config.train.precision == "bf16";
   const auto schema = data::FeatureSchema::fromSpec(config.data.features);
   const data::Dataset dataset(data::splitFiles(config.data).train, schema, data::readOptions(config.data));
   const auto scaler = data::StandardScaler::fit(dataset, config.data.threads);

@@ -71,7 +71,7 @@ class LossWeights {
   bool m_sampleWeights;
 };
 
-/// Forward (under bf16 autocast when asked, on CUDA), backward and optimizer step on the
+/// Forward (under bf16 autocast when asked), backward and optimizer step on the
 /// weighted mean loss of the global batch; returns that loss without waiting for the device.
 /// Each rank backpropagates its weighted sum; with a communicator the gradient sums, weight
 /// sums and `signals` (summed too: flags every rank must agree on) travel in one all-reduce,

@@ -211,7 +211,6 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
   const auto rank = dist::rankFromEnvironment();
   const auto device = setUpDevice(tc, rank);
   const bool bf16 = tc.precision == "bf16";
-  if (bf16 && !device.is_cuda()) logger->warn("train.precision bf16 applies on CUDA only; this run trains in fp32");
   // In a data-parallel run every rank trains; rank 0 alone writes the run directory.
   std::unique_ptr<dist::Communicator> comm;
   if (rank.distributed()) comm = std::make_unique<dist::Communicator>(config.dist, rank, device.is_cuda());

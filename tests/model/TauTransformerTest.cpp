@@ -172,3 +172,27 @@ TEST(CostModel, BatchCostAddsTokensPairsAndCandidates) {
   const model::CostModel bf16(test::tinySchema(), smallModel(), 2);
   EXPECT_EQ(bf16.training(batch, 1000).bytes, 132 + 7 * (2 * (576 + 128) + 128) + 28000);
 }
+
+TEST_P(EveryLayout, Bf16AutocastComputesInBf16CloseToFp32AndLeavesTheWeightsFp32) {
+  Fixture f;
+  torch::manual_seed(5);
+  model::TauTransformer model(f.schema, smallModel(GetParam()));
+  model->eval();
+  torch::NoGradGuard noGrad;
+  const auto batch = f.batchOf({0, 3, 6, 9, 12});
+  const auto fp32 = model->forward(batch);
+  torch::Tensor bf16;
+  {
+    model::compat::AutocastGuard autocast(torch::kCPU, true);
+    bf16 = model->forward(batch);
+  }
+  EXPECT_EQ(fp32.scalar_type(), torch::kFloat);
+  EXPECT_EQ(bf16.scalar_type(), torch::kBFloat16);
+  // bf16 keeps 8 bits of mantissa: logits agree to about 1 %, and differ (it did run in bf16).
+  const auto difference = (bf16.to(torch::kFloat) - fp32).abs().max().item<double>();
+  EXPECT_LT(difference, 0.05 * fp32.abs().max().item<double>());
+  EXPECT_GT(difference, 0);
+  for (const auto& p : model->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat);
+  // The guard ends autocast: the next forward is fp32 again.
+  EXPECT_TRUE(torch::equal(model->forward(batch), fp32));
+}

@@ -33,8 +33,9 @@ constexpr bool kHasFusedAttention = TAUTRAIN_TORCH_AT_LEAST(2, 0);
 /// Throws when !kHasFusedAttention.
 at::Tensor fusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keyPadding);
 
-/// Mixed precision on a CUDA device for the guard's lifetime; the cast cache is dropped at the
-/// end, because the optimizer updates the weights it caches copies of. A no-op when !enabled.
+/// bf16 mixed precision on the device (CUDA or CPU) for the guard's lifetime; the cast cache
+/// is dropped at the end, because the optimizer updates the weights it caches copies of.
+/// A no-op when !enabled.
 class AutocastGuard {
  public:
   AutocastGuard(const c10::Device& device, bool enabled);
@@ -43,6 +44,7 @@ class AutocastGuard {
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
  private:
+  c10::Device m_device;
   bool m_enabled;
 };
 

@@ -62,7 +62,7 @@ struct TrainConfig {
     v("stop_after_steps", stop_after_steps, "checkpoint and stop after this many steps in total (0: off)");
     v("exit_after_checkpoint", exit_after_checkpoint,
       "exit with checkpoint_exit_code after each checkpoint_every_steps/minutes checkpoint (HTCondor self-checkpointing)");
-    v("precision", precision, "fp32, or bf16 (autocast on CUDA)");
+    v("precision", precision, "fp32, or bf16 (autocast; weights, optimizer and loss stay fp32)");
     v("allow_tf32", allow_tf32, "TF32 matmuls on CUDA");
     v("cudnn_benchmark", cudnn_benchmark, "cuDNN autotuning on CUDA");
   }
