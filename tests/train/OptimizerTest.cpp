@@ -49,15 +49,24 @@ void expectSameParameters(const Net& a, const Net& b, int step) {
   for (std::size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "step " << step << " tensor " << i;
 }
 
+/// Two identical nets, one trained by Adam, the other by MultiTensorAdam.
+struct Twins {
+  Net reference = seeded();
+  Net multi = seeded();
+  torch::optim::Adam adam{reference.parameters(), thesisAdam()};
+  MultiTensorAdam multiAdam{multi.parameters(), thesisAdam()};
+
+  static Net seeded() {
+    torch::manual_seed(3);
+    return Net();
+  }
+};
+
 }  // namespace
 
 TEST(MultiTensorAdam, TakesExactlyTheStepsOfAdamIncludingSkippedParameters) {
-  torch::manual_seed(3);
-  Net reference;
-  torch::manual_seed(3);
-  Net multi;
-  torch::optim::Adam adam(reference.parameters(), thesisAdam());
-  MultiTensorAdam multiAdam(multi.parameters(), thesisAdam());
+  Twins t;
+  auto& [reference, multi, adam, multiAdam] = t;
   for (int step = 0; step < 7; ++step) {
     trainStep(reference, adam, step);
     trainStep(multi, multiAdam, step);
@@ -72,12 +81,8 @@ TEST(MultiTensorAdam, TakesExactlyTheStepsOfAdamIncludingSkippedParameters) {
 }
 
 TEST(MultiTensorAdam, ItsStateIsAdamsStateInCheckpointsAndInPlace) {
-  torch::manual_seed(3);
-  Net reference;
-  torch::manual_seed(3);
-  Net multi;
-  torch::optim::Adam adam(reference.parameters(), thesisAdam());
-  MultiTensorAdam multiAdam(multi.parameters(), thesisAdam());
+  Twins t;
+  auto& [reference, multi, adam, multiAdam] = t;
   for (int step = 0; step < 4; ++step) trainStep(reference, adam, step), trainStep(multi, multiAdam, step);
   // Adam's own step finds the state under the same keys (else it would start afresh).
   trainStep(reference, adam, 4);
