@@ -101,7 +101,13 @@ def rate(batches, warmup, device, work):
 
 
 def main():
-    spec = json.load(open(sys.argv[1]))
+    if len(sys.argv) != 2:
+        sys.exit("usage: pytorch_baseline.py SPEC.json (tautrain bench train --pytorch-baseline writes it)")
+    try:
+        with open(sys.argv[1]) as file:
+            spec = json.load(file)
+    except (OSError, ValueError) as error:
+        sys.exit(f"pytorch_baseline: cannot read the spec {sys.argv[1]}: {error}")
     device = torch.device(spec["device"])
     torch.set_num_threads(spec["threads"])
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = spec["allow_tf32"]
