@@ -39,8 +39,11 @@ int runProgram(const std::vector<std::string>& argv, const std::string& stdoutPa
   posix_spawn_file_actions_init(&files);
   constexpr int kCreate = O_WRONLY | O_CREAT | O_TRUNC;
   posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, stdoutPath.c_str(), kCreate, 0644);
-  if (stderrPath == stdoutPath) posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
-  else if (!stderrPath.empty()) posix_spawn_file_actions_addopen(&files, STDERR_FILENO, stderrPath.c_str(), kCreate, 0644);
+  if (stderrPath == stdoutPath) {
+    posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
+  } else if (!stderrPath.empty()) {
+    posix_spawn_file_actions_addopen(&files, STDERR_FILENO, stderrPath.c_str(), kCreate, 0644);
+  }
   pid_t pid = 0;
   const int failed = posix_spawnp(&pid, args.front(), &files, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&files);

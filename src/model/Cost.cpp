@@ -26,9 +26,8 @@ CostModel::CostModel(const data::FeatureSchema& schema, const ModelConfig& confi
 }
 
 double CostModel::forwardFlops(const data::HostBatch& batch) const {
-  TAUTRAIN_CHECK(batch.collections.size() == m_embedMacs.size(), DataError,
-                 "cost model: the batch has ", batch.collections.size(), " token collections, the schema ",
-                 m_embedMacs.size());
+  TAUTRAIN_CHECK(batch.collections.size() == m_embedMacs.size(), DataError, "cost model: the batch has ",
+                 batch.collections.size(), " token collections, the schema ", m_embedMacs.size());
   double macs = static_cast<double>(batch.size) * m_decoderMacs;
   for (std::size_t c = 0; c < m_embedMacs.size(); ++c)
     macs += static_cast<double>(batch.collections[c].tokens()) * m_embedMacs[c];
@@ -58,9 +57,9 @@ Cost CostModel::training(const data::HostBatch& batch, std::int64_t parameters) 
   const double saved = 2.0 * (7 * d + m_config.d_ff) * m_valueBytes;
   const double residualAndGradient = 4.0 * d * m_valueBytes;
   const double embedHidden = 2.0 * m_config.embed_hidden * m_valueBytes;
-  return {3 * forwardFlops(batch),
-          inputBytes(batch) + tokens * (m_config.layers * (saved + residualAndGradient) + embedHidden) +
-              static_cast<double>(parameters) * kAdamBytesPerParameter};
+  const double bytes = inputBytes(batch) + tokens * (m_config.layers * (saved + residualAndGradient) + embedHidden) +
+                       static_cast<double>(parameters) * kAdamBytesPerParameter;
+  return {3 * forwardFlops(batch), bytes};
 }
 
 }  // namespace tautrain::model

@@ -23,8 +23,8 @@
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/model/TorchCompat.hpp"
 #include "tautrain/train/Checkpoint.hpp"
-#include "tautrain/train/Schedule.hpp"
 #include "tautrain/train/MultiTensorAdam.hpp"
+#include "tautrain/train/Schedule.hpp"
 #include "Step.hpp"
 
 namespace tautrain::train {
@@ -359,7 +359,10 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       state.seconds += secondsSince(stepStart);
       ++state.step, ++state.global_step, ++stepsHere;
       if (state.step % tc.log_every == 0) {
+        // Waiting here for the device is step time too: the steps themselves only queue work.
+        const auto settleStart = Clock::now();
         const double value = pendingLosses.settle(state.loss_sum);
+        state.seconds += secondsSince(settleStart);
         const double perStep = state.seconds / static_cast<double>(state.step);
         logger->info("epoch {} step {}/{} loss {:.4f} lr {:.3g}, {:.0f} candidates/s, epoch ETA {:.0f}s", epoch,
                      state.step, batches, value, lr, static_cast<double>(state.candidates) / state.seconds,

@@ -22,9 +22,7 @@ struct Net : torch::nn::Module {
   }
 };
 
-torch::optim::AdamOptions thesisAdam() {
-  return torch::optim::AdamOptions(1e-2).betas({0.9, 0.999}).eps(1e-7);
-}
+torch::optim::AdamOptions thesisAdam() { return torch::optim::AdamOptions(1e-2).betas({0.9, 0.999}).eps(1e-7); }
 
 /// Gradients of one step; every third step leaves `sometimes` without any (as LibTorch 2's
 /// zero_grad does, which sets them to none).
@@ -46,7 +44,8 @@ void trainStep(Net& net, torch::optim::Optimizer& optimizer, int step) {
 void expectSameParameters(const Net& a, const Net& b, int step) {
   const auto pa = a.parameters(), pb = b.parameters();
   ASSERT_EQ(pa.size(), pb.size());
-  for (std::size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "step " << step << " tensor " << i;
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "step " << step << " tensor " << i;
 }
 
 /// Two identical nets, one trained by Adam, the other by MultiTensorAdam.
