@@ -48,6 +48,10 @@ const Collection& FeatureSchema::collection(const std::string& name) const {
   throw DataError("the feature schema has no collection '" + name + "'");
 }
 
+std::int64_t FeatureSchema::tokenTypeCount() const {
+  return token_types.empty() ? kGlobalToken + 1 : static_cast<std::int64_t>(token_types.size());
+}
+
 std::vector<const Collection*> FeatureSchema::raggedCollections() const {
   std::vector<const Collection*> result;
   for (const auto& c : collections)

@@ -240,7 +240,7 @@ HostBatch Loader::assembleFrom(const Window& data, const std::vector<std::int64_
     std::fill_n(batch.padding_mask.begin() + i * batch.max_len, batch.cu_seqlens[i + 1] - batch.cu_seqlens[i], 0);
 
   std::vector<std::int64_t> position(n, 0);  // next free slot of each candidate's sequence
-  const auto numTypes = static_cast<std::int64_t>(schema.token_types.empty() ? kGlobalToken + 1 : schema.token_types.size());
+  const auto numTypes = schema.tokenTypeCount();
   for (std::size_t c = 0; c < nColl; ++c) {
     const auto& coll = schema.collections[c];
     const auto& columns = m_featureColumns[c];

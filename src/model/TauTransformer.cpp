@@ -90,8 +90,7 @@ TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const 
   m_fusedAttention = config.attention == "fused" || (config.attention == "auto" && compat::kHasFusedAttention);
   TAUTRAIN_CHECK_KEY(!m_fusedAttention || compat::kHasFusedAttention, "model.attention",
                      "fused attention needs LibTorch 2.0 or newer; this build has " TORCH_VERSION);
-  const auto types = static_cast<std::int64_t>(schema.token_types.empty() ? data::kGlobalToken + 1 : schema.token_types.size());
-  m_typeEmbedding = register_module("type_embedding", nn::Embedding(types, config.type_embedding));
+  m_typeEmbedding = register_module("type_embedding", nn::Embedding(schema.tokenTypeCount(), config.type_embedding));
   for (const auto& c : schema.collections) {
     m_collections.push_back(c.name);
     nn::Sequential embed(nn::Linear(c.continuousCount() + config.type_embedding, config.embed_hidden), nn::GELU(),

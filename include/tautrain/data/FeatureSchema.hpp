@@ -1,5 +1,6 @@
 #pragma once
 // The feature columns of every token collection, as listed in configs/features/*.yaml.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -47,6 +48,8 @@ struct FeatureSchema {
   std::vector<Collection> collections;
 
   const Collection& collection(const std::string& name) const;
+  /// Token types the model embeds: the schema's list, or the built-in types up to the global token.
+  std::int64_t tokenTypeCount() const;
   /// Collections with variable token counts (everything but the global token).
   std::vector<const Collection*> raggedCollections() const;
 
