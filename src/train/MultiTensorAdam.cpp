@@ -32,6 +32,10 @@ struct StepGroup {
 
 torch::Tensor MultiTensorAdam::step(LossClosure closure) {
   using Key = typename std::decay_t<decltype(state_)>::key_type;
+  for (const auto& group : param_groups_) {
+    const auto& options = static_cast<const torch::optim::AdamOptions&>(group.options());
+    if (options.weight_decay() != 0 || options.amsgrad()) return torch::optim::Adam::step(closure);
+  }
   torch::NoGradGuard noGrad;
   torch::Tensor loss;
   if (closure) {
@@ -40,7 +44,6 @@ torch::Tensor MultiTensorAdam::step(LossClosure closure) {
   }
   for (auto& group : param_groups_) {
     const auto& options = static_cast<const torch::optim::AdamOptions&>(group.options());
-    if (options.weight_decay() != 0 || options.amsgrad()) return torch::optim::Adam::step(closure);
     const auto [beta1, beta2] = options.betas();
     std::map<std::int64_t, StepGroup> byStep;
     for (auto& p : group.params()) {

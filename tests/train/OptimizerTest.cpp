@@ -50,10 +50,13 @@ void expectSameParameters(const Net& a, const Net& b, int step) {
 
 /// Two identical nets, one trained by Adam, the other by MultiTensorAdam.
 struct Twins {
+  explicit Twins(const torch::optim::AdamOptions& options = thesisAdam())
+      : adam(reference.parameters(), options), multiAdam(multi.parameters(), options) {}
+
   Net reference = seeded();
   Net multi = seeded();
-  torch::optim::Adam adam{reference.parameters(), thesisAdam()};
-  MultiTensorAdam multiAdam{multi.parameters(), thesisAdam()};
+  torch::optim::Adam adam;
+  MultiTensorAdam multiAdam;
 
   static Net seeded() {
     torch::manual_seed(3);
@@ -101,4 +104,16 @@ TEST(MultiTensorAdam, ItsStateIsAdamsStateInCheckpointsAndInPlace) {
   trainStep(reference, adam, 5);
   trainStep(multi, restored, 5);
   expectSameParameters(reference, multi, 5);
+}
+
+TEST(MultiTensorAdam, WithWeightDecayOrAmsgradItTakesAdamsOwnSteps) {
+  for (const auto& options : {thesisAdam().weight_decay(0.1), thesisAdam().amsgrad(true)}) {
+    Twins t(options);
+    auto& [reference, multi, adam, multiAdam] = t;
+    for (int step = 0; step < 4; ++step) {
+      trainStep(reference, adam, step);
+      trainStep(multi, multiAdam, step);
+      expectSameParameters(reference, multi, step);
+    }
+  }
 }
