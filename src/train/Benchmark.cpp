@@ -22,6 +22,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// Waits for the work queued on a GPU, so that clocks and counters see it done.
+void waitFor(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
 /// The first `count` batches of the plan, cycling through epochs when the data runs out; held
 /// in memory so that the timing measures the model, not the loader (it has its own benchmark).
 std::vector<data::LoadedBatch> takeBatches(data::Loader& loader, std::int64_t count) {
@@ -42,14 +47,14 @@ std::vector<data::LoadedBatch> takeBatches(data::Loader& loader, std::int64_t co
 template <typename Work>
 double rate(const std::vector<data::LoadedBatch>& batches, std::int64_t warmup, const torch::Device& device, Work work) {
   for (std::int64_t i = 0; i < warmup; ++i) work(batches[i].tensors->to(device));
-  if (device.is_cuda()) torch::cuda::synchronize();
+  waitFor(device);
   const auto start = Clock::now();
   std::int64_t candidates = 0;
   for (std::size_t i = warmup; i < batches.size(); ++i) {
     candidates += batches[i].host.size;
     work(batches[i].tensors->to(device));
   }
-  if (device.is_cuda()) torch::cuda::synchronize();
+  waitFor(device);
   return static_cast<double>(candidates) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
@@ -84,10 +89,7 @@ std::vector<std::vector<std::int64_t>> tokensOf(const std::vector<data::LoadedBa
       auto& counts = tokens[c];
       const auto first = counts.size();
       counts.resize(first + host.size, 0);
-      for (const auto slot : host.collections[c].packed_pos) {
-        const auto owner = std::upper_bound(host.cu_seqlens.begin(), host.cu_seqlens.end(), slot) - host.cu_seqlens.begin() - 1;
-        ++counts[first + owner];
-      }
+      for (const auto slot : host.collections[c].padded_pos) ++counts[first + slot / host.max_len];
     }
   }
   return tokens;
@@ -97,10 +99,10 @@ std::vector<std::vector<std::int64_t>> tokensOf(const std::vector<data::LoadedBa
 template <typename Work>
 double secondsPerCall(const torch::Device& device, int repeats, Work work) {
   for (int i = 0; i < 2; ++i) work();
-  if (device.is_cuda()) torch::cuda::synchronize();
+  waitFor(device);
   const auto start = Clock::now();
   for (int i = 0; i < repeats; ++i) work();
-  if (device.is_cuda()) torch::cuda::synchronize();
+  waitFor(device);
   return std::chrono::duration<double>(Clock::now() - start).count() / repeats;
 }
 
@@ -127,7 +129,7 @@ thread_local int t_operatorDepth = 0;
 /// ATen operators that `work` calls other than from inside another operator, on every thread
 /// (backward runs on the autograd engine's): on a GPU each is about one kernel launch.
 std::int64_t topLevelOperators(const torch::Device& device, const std::function<void()>& work) {
-  if (device.is_cuda()) torch::cuda::synchronize();
+  waitFor(device);
   g_topLevelOperators = 0;
   const auto handle = at::addGlobalCallback(
       at::RecordFunctionCallback(
@@ -138,7 +140,7 @@ std::int64_t topLevelOperators(const torch::Device& device, const std::function<
           [](const at::RecordFunction&, at::ObserverContext*) { --t_operatorDepth; })
           .scopes({at::RecordScope::FUNCTION}));
   work();
-  if (device.is_cuda()) torch::cuda::synchronize();
+  waitFor(device);
   at::removeCallback(handle);
   return g_topLevelOperators.load();
 }
@@ -174,17 +176,20 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
     auto loaderOptions = tensorLoaderOptions(config.data, config.seed, device);
     loaderOptions.batching.smart = smart;
     data::Loader loader(dataset, scaler, loaderOptions);
-    batchesOf.push_back(takeBatches(loader, options.warmup_steps + options.steps));
+    const auto& batches = batchesOf.emplace_back(takeBatches(loader, options.warmup_steps + options.steps));
+    // Both layouts run the same batches: one efficiency and one cost serve them.
+    const double efficiency = paddingEfficiency(batches, options.warmup_steps);
+    const auto trainCost = costPerCandidate(batches, options.warmup_steps,
+                                            [&](const auto& host) { return cost.training(host, report.parameters); });
+    const auto inferCost =
+        costPerCandidate(batches, options.warmup_steps, [&](const auto& host) { return cost.inference(host); });
     for (const std::string layout : {"padded", "packed"}) {
       auto& row = rows.emplace_back();
       row.smart = smart;
       row.layout = layout;
-      row.padding_efficiency = paddingEfficiency(batchesOf.back(), options.warmup_steps);
-      row.train_cost = costPerCandidate(batchesOf.back(), options.warmup_steps, [&](const auto& host) {
-        return cost.training(host, report.parameters);
-      });
-      row.infer_cost = costPerCandidate(batchesOf.back(), options.warmup_steps,
-                                        [&](const auto& host) { return cost.inference(host); });
+      row.padding_efficiency = efficiency;
+      row.train_cost = trainCost;
+      row.infer_cost = inferCost;
       trainRates.emplace_back(), inferRates.emplace_back();
     }
   }
