@@ -39,6 +39,26 @@ struct LoaderBenchOptions {
 using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+/// A benchmark's scratch directory (its shards can take gigabytes): removed when the benchmark
+/// ends, by an error too, unless the user named it.
+class ScratchDirectory {
+ public:
+  ScratchDirectory(std::filesystem::path path, bool keep) : m_path(std::move(path)), m_keep(keep) {
+    std::filesystem::create_directories(m_path);
+  }
+  ~ScratchDirectory() {
+    std::error_code ignored;
+    if (!m_keep) std::filesystem::remove_all(m_path, ignored);
+  }
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  const std::filesystem::path& path() const { return m_path; }
+
+ private:
+  std::filesystem::path m_path;
+  bool m_keep;
+};
+
 /// Real tokens over padded tokens of one epoch's plan.
 double paddingEfficiency(const std::vector<std::uint32_t>& counts, const std::vector<data::Block>& blocks,
                          data::BatchingOptions options) {
@@ -58,8 +78,10 @@ double paddingEfficiency(const std::vector<std::uint32_t>& counts, const std::ve
 void runLoaderBench(const LoaderBenchOptions& options) {
   auto logger = log::get("bench");
   namespace fs = std::filesystem;
-  const std::string dir = options.workDir.empty() ? (fs::temp_directory_path() / "tautrain-bench-loader").string()
-                                                  : options.workDir;
+  const ScratchDirectory scratch(options.workDir.empty() ? fs::temp_directory_path() / "tautrain-bench-loader"
+                                                        : fs::path(options.workDir),
+                                 !options.workDir.empty());
+  const std::string dir = scratch.path().string();
   const auto schema = data::FeatureSchema::builtin();
   data::GeneratorConfig generatorConfig;
   generatorConfig.candidates = options.candidates;
@@ -130,7 +152,6 @@ void runLoaderBench(const LoaderBenchOptions& options) {
     std::cout << "loader " << row["threads"] << " thread(s): " << row["candidates_per_s"].get<double>()
               << " candidates/s, " << row["per_thread"].get<double>() << " per thread\n";
   if (!options.json.empty()) io::writeJson(options.json, result);
-  if (options.workDir.empty()) fs::remove_all(dir);
 }
 
 struct TrainBenchOptions {
@@ -143,6 +164,15 @@ struct TrainBenchOptions {
   std::string json;
 };
 
+/// A config section as a JSON object, written through its describe(), so that every key is there.
+struct JsonSection {
+  nlohmann::json object = nlohmann::json::object();
+  template <typename T>
+  void operator()(const char* key, const T& value, const char*) {
+    object[key] = value;
+  }
+};
+
 /// Runs bench/pytorch_baseline.py on the timed candidates' token counts with the same model,
 /// batch, device and precision; returns its result line.
 nlohmann::json runPytorchBaseline(const TrainBenchOptions& options, const config::RunConfig& config,
@@ -153,13 +183,12 @@ nlohmann::json runPytorchBaseline(const TrainBenchOptions& options, const config
       {"threads", report.threads}, {"seed", config.seed}, {"batch_size", config.data.batch_size},
       {"warmup_steps", options.throughput.warmup_steps}, {"rounds", options.throughput.rounds},
       {"learning_rate", config.train.learning_rate}, {"coverage", options.baselineCoverage},
-      {"token_types", schema.token_types.empty() ? data::kGlobalToken + 1 : schema.token_types.size()},
-      {"model", {{"type_embedding", config.model.type_embedding}, {"d_model", config.model.d_model},
-                 {"embed_hidden", config.model.embed_hidden}, {"layers", config.model.layers},
-                 {"heads", config.model.heads}, {"d_ff", config.model.d_ff},
-                 {"decoder_hidden1", config.model.decoder_hidden1}, {"decoder_hidden2", config.model.decoder_hidden2},
-                 {"dropout", config.model.dropout}}},
+      {"token_types", schema.tokenTypeCount()},
       {"collections", nlohmann::json::array()}};
+  JsonSection model;
+  auto modelConfig = config.model;
+  modelConfig.describe(model);
+  spec["model"] = model.object;
   for (std::size_t c = 0; c < schema.collections.size(); ++c)
     spec["collections"].push_back({{"name", schema.collections[c].name},
                                    {"per_candidate", schema.collections[c].per_candidate},
@@ -190,8 +219,9 @@ std::string memoryText(std::int64_t bytes) { return bytes < 0 ? "n/a" : fmt::for
 void runTrainBench(const TrainBenchOptions& options) {
   namespace fs = std::filesystem;
   auto config = options.config.load();
-  const auto dir = fs::temp_directory_path() / ("tautrain-bench-train-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const ScratchDirectory scratch(fs::temp_directory_path() / ("tautrain-bench-train-" + std::to_string(::getpid())),
+                                 /*keep=*/false);
+  const auto& dir = scratch.path();
   if (options.synthetic > 0) {
     config.generator.candidates = options.synthetic;
     config.generator.shard_size = std::max<std::int64_t>(1, options.synthetic / 4);
@@ -202,7 +232,6 @@ void runTrainBench(const TrainBenchOptions& options) {
   }
   const auto report = train::measureThroughput(config, options.throughput);
   const auto baseline = options.baselineScript.empty() ? nlohmann::json() : runPytorchBaseline(options, config, report, dir);
-  fs::remove_all(dir);
 
   const auto& peak = report.peak;
   nlohmann::json result = {{"benchmark", "train"},         {"machine", machineDescription()},
