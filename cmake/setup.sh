@@ -8,12 +8,21 @@ TAUTRAIN_BUILD_DIR="${TAUTRAIN_BUILD_DIR:-$TAUTRAIN_ROOT/build}"
 
 # Everything the build needs, from Debian's archive. OpenBLAS: LibTorch calls the system BLAS,
 # and the reference BLAS is about 12x slower.
+# c10d's Gloo header, included by dist/Communicator.cpp, needs libgloo-dev's headers, and
+# libtorch-dev does not depend on it. The test Packages.* (cmake/check_packages.py) fails naming any
+# package the build uses that this list does not bring in.
 tautrain_packages=(cmake ninja-build g++ ccache pkg-config
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libgloo-dev libopenblas0-openmp
   libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libeigen3-dev libprotobuf-dev protobuf-compiler libgtest-dev gnuplot-nox)
 # The tests also run the PyTorch baseline of `tautrain bench train`, on Debian's python3-torch.
 if [ "${TAUTRAIN_SETUP_FOR:-}" = tests ]; then tautrain_packages+=(python3-torch); fi
+
+# `bash cmake/setup.sh --list-packages` prints the list and changes nothing.
+if [ "${BASH_SOURCE[0]}" = "$0" ] && [ "${1:-}" = --list-packages ]; then
+  printf '%s\n' "${tautrain_packages[@]}"
+  exit 0
+fi
 
 tautrain_install_packages() {
   local missing=()
