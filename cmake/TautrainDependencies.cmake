@@ -23,3 +23,12 @@ endif()
 find_package(Torch REQUIRED)
 # Torch's config adds its flags to CMAKE_CXX_FLAGS; keep only the target-level ones.
 message(STATUS "LibTorch ${Torch_VERSION} from ${Torch_DIR}")
+if(TAUTRAIN_REQUIRE_CUDA)
+  # The CUDA and NCCL paths compile only against a CUDA LibTorch: a CPU one would build and
+  # pass while leaving them out. dist/Communicator.cpp also stops the build without NCCL.
+  if(NOT TORCH_CUDA_LIBRARIES)
+    message(FATAL_ERROR "TAUTRAIN_REQUIRE_CUDA=ON, but the LibTorch in ${Torch_DIR} has no CUDA")
+  endif()
+  add_compile_definitions(TAUTRAIN_REQUIRE_CUDA)
+  message(STATUS "LibTorch with CUDA (${TORCH_CUDA_LIBRARIES}): the CUDA paths are compiled")
+endif()

@@ -4,6 +4,9 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if defined(TAUTRAIN_REQUIRE_CUDA) && !defined(USE_C10D_NCCL)
+#error "TAUTRAIN_REQUIRE_CUDA: this LibTorch has CUDA but c10d was built without NCCL"
+#endif
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# The Debian 13 (trixie) integration environment: a debootstrap root in which tautrain is built
+# and tested against what Debian 12 cannot give us (LibTorch 2.6; the CUDA LibTorch with NCCL
+# and the CUDA toolkit, compiled and linked without a GPU). Run as root; only Debian's package
+# registry has to be reachable. See docs/integration.md.
+#
+#   cmake/integration.sh [test]   make or reuse the root, build there, run the whole test suite
+#   cmake/integration.sh root     make, repair or reuse the root, nothing else
+#   cmake/integration.sh cuda     a second root with the CUDA LibTorch, NCCL and the CUDA toolkit;
+#                                 builds the CUDA variant through to linked programs
+#   cmake/integration.sh shell    a shell in the root, with the source tree at /tautrain/src
+#
+# Environment: TAUTRAIN_TRIXIE (the root; default /var/cache/tautrain/trixie, the CUDA root
+# gets the suffix -cuda), TAUTRAIN_DEBIAN_MIRROR (default http://deb.debian.org/debian).
+# The roots are reused while complete and repaired or made anew when not. Whatever happens,
+# Ctrl-C included, the script stops what it started in the root and unmounts what it mounted.
+set -euo pipefail
+
+readonly SOURCE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly MIRROR="${TAUTRAIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+readonly SUITE=trixie
+readonly STARTED=$SECONDS
+COMMAND="${1:-test}"
+case "$COMMAND" in
+  test | root | shell) ROOT="${TAUTRAIN_TRIXIE:-/var/cache/tautrain/trixie}" ;;
+  cuda) ROOT="${TAUTRAIN_TRIXIE:-/var/cache/tautrain/trixie}-cuda" ;;
+  -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "integration: unknown command '$COMMAND' (test, root, cuda, shell)" >&2; exit 2 ;;
+esac
+readonly ROOT COMMAND
+readonly LOG_DIR="${ROOT}.logs"
+
+say() { printf 'integration [%3dm%02ds] %s\n' $(((SECONDS - STARTED) / 60)) $(((SECONDS - STARTED) % 60)) "$*"; }
+die() { echo "integration: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run me as root: debootstrap, chroot and mount need it"
+
+# --- what goes into the roots ------------------------------------------------------------------
+
+# The set-up's own list (tests included), so the root checks exactly what cmake/setup.sh installs.
+mapfile -t SETUP_PACKAGES < <(TAUTRAIN_SETUP_FOR=tests bash "$SOURCE_DIR/cmake/setup.sh" --list-packages)
+# The CUDA root swaps the CPU LibTorch for the CUDA one (they conflict) and adds NCCL and nvcc.
+CUDA_PACKAGES=(cmake ninja-build g++ ccache pkg-config libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nvidia-cuda-toolkit
+  libopenblas0-openmp libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
+  libeigen3-dev libprotobuf-dev protobuf-compiler libgtest-dev)
+if [ "$COMMAND" = cuda ]; then PACKAGES=("${CUDA_PACKAGES[@]}"); else PACKAGES=("${SETUP_PACKAGES[@]}"); fi
+readonly STAMP="$ROOT/.tautrain-root"
+readonly WANTED="suite=$SUITE packages=${PACKAGES[*]}"
+
+# --- mounts and processes, undone whatever happens ---------------------------------------------
+
+MOUNTS=()  # mount points we made, in order
+mount_in_root() {  # mount_in_root TARGET ARGS...: mount, remembering to undo it
+  local target="$ROOT$1"
+  shift
+  mkdir -p "$target"
+  mount "$@" "$target"
+  MOUNTS+=("$target")
+}
+
+processes_in_root() {  # pids whose root directory is $ROOT
+  local pid link
+  for link in /proc/[0-9]*/root; do
+    pid="${link#/proc/}" && pid="${pid%/root}"
+    [ "$(readlink "$link" 2>/dev/null)" = "$ROOT" ] && echo "$pid"
+  done
+  return 0
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  local pids
+  pids="$(processes_in_root)"
+  if [ -n "$pids" ]; then
+    say "stopping what still runs in the root: $(echo $pids)"
+    kill -TERM $pids 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(processes_in_root)" ] && break; sleep 1; done
+    pids="$(processes_in_root)"
+    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+  fi
+  local i failed=0
+  for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+    umount -R "${MOUNTS[i]}" 2>/dev/null || umount -R -l "${MOUNTS[i]}" || failed=1
+  done
+  MOUNTS=()
+  if findmnt -rn -o TARGET | grep -q "^$ROOT/"; then
+    echo "integration: mounts left under $ROOT:" >&2
+    findmnt -rn -o TARGET | grep "^$ROOT/" >&2
+    failed=1
+  fi
+  [ $failed -eq 0 ] || status=1
+  exit $status
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+
+# One run at a time per root: mounts and apt must not interleave.
+mkdir -p "$(dirname "$ROOT")" "$LOG_DIR"
+exec 9>"$ROOT.lock"
+flock -n 9 || { say "another integration run holds $ROOT.lock; waiting"; flock 9; }
+
+mount_system() {
+  mount_in_root /proc -t proc proc
+  mount_in_root /sys -t sysfs sysfs
+  mount_in_root /dev --rbind /dev
+  mount --make-rslave "$ROOT/dev"
+  cp /etc/hosts /etc/resolv.conf "$ROOT/etc/"
+}
+
+in_root() {  # in_root COMMAND...: runs in the root with a clean environment
+  chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+}
+
+run_logged() {  # run_logged NAME COMMAND...: output to a log, its tail shown on failure
+  local log="$LOG_DIR/$1.log"
+  shift
+  if ! "$@" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "$(basename "$log" .log) failed; the whole log is $log"
+  fi
+}
+
+# --- the root ----------------------------------------------------------------------------------
+
+root_is_complete() {
+  [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANTED" ] || return 1
+  local installed
+  installed="$(in_root dpkg-query -W -f='${Status}\n' "${PACKAGES[@]}" 2>/dev/null | grep -c "install ok installed")"
+  [ "$installed" -eq "${#PACKAGES[@]}" ]
+}
+
+bootstrap_root() {
+  if ! command -v debootstrap >/dev/null; then
+    say "installing debootstrap on this machine"
+    run_logged host-apt bash -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap"
+  fi
+  # An interrupted debootstrap leaves its work folder behind; nothing in such a root is trusted.
+  if [ -e "$ROOT" ]; then
+    say "removing the incomplete root $ROOT"
+    rm -rf --one-file-system "$ROOT"
+  fi
+  say "debootstrap $SUITE into $ROOT from $MIRROR (about a minute)"
+  debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$LOG_DIR/debootstrap.log" 2>&1 || {
+    tail -n 20 "$LOG_DIR/debootstrap.log" >&2
+    die "debootstrap failed: is Debian's registry ($MIRROR) reachable? (log: $LOG_DIR/debootstrap.log)"
+  }
+}
+
+install_packages() {
+  cat >"$ROOT/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: $SUITE $SUITE-updates
+Components: main contrib non-free non-free-firmware
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  rm -f "$ROOT/etc/apt/sources.list" "$STAMP"
+  [ "$COMMAND" = cuda ] && install_cudnn_stub
+  say "installing ${#PACKAGES[@]} packages and their dependencies in the root (apt log: $LOG_DIR/apt.log)"
+  run_logged apt in_root bash -c "dpkg --configure -a && apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${PACKAGES[*]} python3 &&
+    apt-get clean"
+  echo "$WANTED" >"$STAMP"
+  say "root ready: $(du -sh --one-file-system "$ROOT" | cut -f1)"
+}
+
+# libtorch-cuda depends on nvidia-cudnn (contrib), which downloads cuDNN from NVIDIA while it is
+# configured: with only Debian's registry reachable that fails. A stand-in package of the same
+# name (built with dpkg-deb) satisfies the dependency; cuDNN itself is needed only to run, on a
+# GPU node, so the CUDA build links with --allow-shlib-undefined (our own symbols still resolve).
+install_cudnn_stub() {
+  if in_root dpkg-query -W -f='${Version}' nvidia-cudnn 2>/dev/null | grep -q 'stub'; then return; fi
+  say "installing a stand-in for the cuDNN downloader nvidia-cudnn"
+  run_logged cudnn-stub in_root bash -c "
+    set -e
+    dpkg --purge --force-depends nvidia-cudnn 2>/dev/null || true
+    rm -rf /tmp/stub && mkdir -p /tmp/stub/DEBIAN
+    printf '%s\n' 'Package: nvidia-cudnn' 'Version: 9.0.0.312~cuda12+stub' 'Architecture: all' \
+      'Maintainer: tautrain <tautrain@localhost>' \
+      'Description: stand-in for the cuDNN downloader (tautrain CUDA compile check; no cuDNN inside)' \
+      > /tmp/stub/DEBIAN/control
+    dpkg-deb --build /tmp/stub /tmp/nvidia-cudnn-stub.deb && dpkg -i /tmp/nvidia-cudnn-stub.deb"
+}
+
+ensure_root() {
+  if [ -d "$ROOT/debootstrap" ] || [ ! -x "$ROOT/usr/bin/apt-get" ]; then bootstrap_root; fi
+  mount_system
+  if root_is_complete; then
+    say "reusing the complete root $ROOT"
+  else
+    install_packages
+  fi
+}
+
+# The source tree, read-only, where the root's build directory expects it.
+mount_source() {
+  mount_in_root /tautrain/src --bind "$SOURCE_DIR"
+  mount -o remount,bind,ro "$ROOT/tautrain/src"
+}
+
+ensure_root
+case "$COMMAND" in
+  root) ;;
+  test)
+    mount_source
+    say "building tautrain against Debian 13's LibTorch and running the whole test suite"
+    in_root bash -c "export TAUTRAIN_BUILD_DIR=/tautrain/build; bash /tautrain/src/cmake/test.sh"
+    say "Debian 13 suite passed"
+    ;;
+  cuda)
+    mount_source
+    say "building the CUDA variant (CUDA LibTorch, NCCL) through to linked programs"
+    in_root bash -c "cmake -S /tautrain/src -B /tautrain/build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DTAUTRAIN_REQUIRE_CUDA=ON -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined &&
+      cmake --build /tautrain/build-cuda -j \$(nproc)"
+    say "CUDA variant linked: $(du -sh "$ROOT/tautrain/build-cuda/apps/tautrain" | cut -f1) tautrain"
+    ;;
+  shell)
+    mount_source
+    in_root bash -l || true
+    ;;
+esac
