@@ -176,6 +176,27 @@ void startNextEpoch(TrainingState& state) {
   state.epoch_complete = false;
 }
 
+/// "a.h5, b.h5" (the first few of many).
+std::string fileList(const std::vector<std::string>& files) {
+  std::string list;
+  for (std::size_t i = 0; i < files.size() && i < 3; ++i) list += (i ? ", " : "") + files[i];
+  return files.size() > 3 ? fmt::format("{} and {} more", list, files.size() - 3) : list;
+}
+
+/// Training needs candidates, and validation every class: each discriminant's AUC and working
+/// point compare taus with one background, and the class accuracies are per class. Without them
+/// the figures early stopping and the history report would be numbers without meaning.
+void checkTrainable(const data::Dataset& train, const std::vector<std::string>& trainFiles, const data::Dataset& valid,
+                    const std::vector<std::string>& validFiles) {
+  TAUTRAIN_CHECK(train.size() > 0, DataError, "the training files hold no candidates: ", fileList(trainFiles));
+  TAUTRAIN_CHECK(valid.size() > 0, DataError, "the validation files hold no candidates: ", fileList(validFiles));
+  const auto counts = valid.classCounts();
+  for (int k = 0; k < data::kNumClasses; ++k)
+    TAUTRAIN_CHECK(counts[k] > 0, DataError, "the validation files hold no ", data::kClassNames[k],
+                   " candidates (e/mu/tau/jet: ", counts[0], "/", counts[1], "/", counts[2], "/", counts[3],
+                   "), so the validation accuracy and discriminants would be meaningless: ", fileList(validFiles));
+}
+
 /// The epoch's figures as TensorBoard scalars, at the global step where the epoch ended.
 void logEpoch(io::EventWriter& events, const EpochRecord& r, std::int64_t step) {
   events.scalar("epoch", step, r.epoch);
@@ -232,6 +253,7 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
   const data::Dataset valid(split.valid, schema, data::readOptions(config.data));
   logger->info("{} training candidates in {} files, {} validation candidates in {} files", train.size(),
                split.train.size(), valid.size(), split.valid.size());
+  checkTrainable(train, split.train, valid, split.valid);
 
   TrainingState state;
   if (!resumeFrom.empty()) state = readCheckpointState(resumeFrom);
@@ -290,8 +312,9 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
   std::unique_ptr<io::EventWriter> events;
   if (tc.tensorboard && lead) {
     events = std::make_unique<io::EventWriter>(runDir.string());
-    // What a killed process logged after its last checkpoint is dropped from the plots.
-    if (!resumeFrom.empty()) events->restart(state.global_step);
+    // TensorBoard drops every point at or after a restart's step: what the killed process logged
+    // after its checkpoint goes, what it logged up to it (the checkpoint's own step) stays.
+    if (!resumeFrom.empty()) events->restart(state.global_step + 1);
   }
 
   TrainResult result = resultOf(state);
@@ -358,7 +381,7 @@ TrainResult runTraining(const config::RunConfig& config, const std::string& resu
       state.candidates += comm ? static_cast<std::int64_t>(batch.size) * rank.world_size : batch.size;
       state.seconds += secondsSince(stepStart);
       ++state.step, ++state.global_step, ++stepsHere;
-      if (state.step % tc.log_every == 0) {
+      if (state.global_step % tc.log_every == 0) {
         // Waiting here for the device is step time too: the steps themselves only queue work.
         const auto settleStart = Clock::now();
         const double value = pendingLosses.settle(state.loss_sum);

@@ -31,16 +31,31 @@ std::vector<std::string> eventFiles(const std::string& runDir) {
   return files;
 }
 
-/// Values of `tag` over all event files of a run, as TensorBoard shows them: a restart at step
-/// s drops what earlier files logged after s.
-std::map<std::int64_t, double> scalarSeries(const std::vector<io::EventLog>& logs, const std::string& tag) {
-  std::map<std::int64_t, double> series;
+/// Every scalar series of a run's event files, as TensorBoard's EventAccumulator shows them: it
+/// reads the files in name order and, on a SessionLog START at step s (in files of version 2),
+/// purges every point read so far with step >= s. Our writer puts the START first in its file.
+std::map<std::string, std::map<std::int64_t, double>> tensorBoardView(const std::vector<io::EventLog>& logs) {
+  std::map<std::string, std::map<std::int64_t, double>> view;
   for (const auto& log : logs) {
-    for (const auto restart : log.restarts) series.erase(series.upper_bound(restart), series.end());
-    for (const auto& s : log.scalars)
-      if (s.tag == tag) series[s.step] = s.value;
+    EXPECT_EQ(log.file_version, "brain.Event:2");
+    for (const auto restart : log.restarts)
+      for (auto& [tag, series] : view) series.erase(series.lower_bound(restart), series.end());
+    for (const auto& s : log.scalars) view[s.tag][s.step] = s.value;
   }
-  return series;
+  return view;
+}
+
+std::map<std::int64_t, double> scalarSeries(const std::vector<io::EventLog>& logs, const std::string& tag) {
+  return tensorBoardView(logs)[tag];
+}
+
+/// What TensorBoard shows of a run directory, without the throughput (wall-clock) series.
+std::map<std::string, std::map<std::int64_t, double>> tensorBoardRun(const std::string& runDir) {
+  std::vector<io::EventLog> logs;
+  for (const auto& f : eventFiles(runDir)) logs.push_back(io::readEvents(f));
+  auto view = tensorBoardView(logs);
+  view.erase("throughput/candidates_per_s");
+  return view;
 }
 
 }  // namespace
@@ -128,13 +143,13 @@ config::RunConfig tinyRun(const test::TempDir& dir, const std::string& output, s
 
 TEST(Trainer, RunStoppedAtArbitraryStepsAndResumedEndsBitwiseIdentical) {
   test::TempDir dir;
-  const auto straight = tinyRun(dir, "straight");
+  const auto straight = tinyRun(dir, "straight", {"train.log_every=1"});
   data::SyntheticGenerator(data::FeatureSchema::builtin(), straight.generator).writeShards();
   const auto reference = train::runTraining(straight);
   ASSERT_FALSE(reference.interrupted);
 
   // Stops every 4 steps (mid-epoch and across epoch ends), with extra checkpoints every 3.
-  auto config = tinyRun(dir, "stopped", {"train.stop_after_steps=4", "train.checkpoint_every_steps=3"});
+  auto config = tinyRun(dir, "stopped", {"train.stop_after_steps=4", "train.checkpoint_every_steps=3", "train.log_every=1"});
   auto result = train::runTraining(config);
   int stops = 0;
   while (result.interrupted) {
@@ -159,15 +174,44 @@ TEST(Trainer, RunStoppedAtArbitraryStepsAndResumedEndsBitwiseIdentical) {
   ASSERT_EQ(files.size(), 7u);
   std::vector<io::EventLog> logs;
   for (const auto& f : files) logs.push_back(io::readEvents(f));
-  std::vector<io::EventLog> straightLogs;
-  for (const auto& f : eventFiles(dir.file("straight"))) straightLogs.push_back(io::readEvents(f));
-  EXPECT_EQ(logs[1].restarts, std::vector<std::int64_t>{4});
-  EXPECT_EQ(scalarSeries(logs, "loss/valid"), scalarSeries(straightLogs, "loss/valid"));
-  EXPECT_EQ(scalarSeries(logs, "epoch").size(), 3u);
+  EXPECT_EQ(logs[1].restarts, std::vector<std::int64_t>{5});  // the first step the resumed process logs
+  const auto shown = tensorBoardRun(dir.file("stopped"));
+  EXPECT_EQ(shown, tensorBoardRun(dir.file("straight")));
+  EXPECT_EQ(shown.at("train/step_loss").size(), 27u);
+  EXPECT_EQ(shown.at("epoch").size(), 3u);
 
   const auto a = test::parametersOf(dir.file("straight") + "/last.pt"), b = test::parametersOf(dir.file("stopped") + "/last.pt");
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+}
+
+TEST(Trainer, ResumedAtAnEpochsEndTensorBoardStillShowsThatEpoch) {
+  // The usual eviction: a stop at the end of epoch 1 (step 9), then a resume to the end.
+  test::TempDir dir;
+  const auto straight = tinyRun(dir, "straight", {"train.max_epochs=2", "train.log_every=1"});
+  data::SyntheticGenerator(data::FeatureSchema::builtin(), straight.generator).writeShards();
+  ASSERT_FALSE(train::runTraining(straight).interrupted);
+  auto config = tinyRun(dir, "stopped", {"train.max_epochs=2", "train.log_every=1", "train.stop_after_steps=9"});
+  ASSERT_TRUE(train::runTraining(config).interrupted);
+  config.train.stop_after_steps = 0;
+  ASSERT_FALSE(train::runTraining(config, dir.file("stopped") + "/last.pt").interrupted);
+
+  const auto shown = tensorBoardRun(dir.file("stopped"));
+  EXPECT_EQ(shown.at("loss/valid").size(), 2u);
+  EXPECT_EQ(shown.at("loss/valid").count(9), 1u);
+  EXPECT_EQ(shown, tensorBoardRun(dir.file("straight")));
+}
+
+TEST(Trainer, StepScalarsComeEveryLogEveryStepsCountedOverTheWholeRun) {
+  test::TempDir dir;
+  const auto config = tinyRun(dir, "run", {"train.max_epochs=2", "train.log_every=4"});
+  data::SyntheticGenerator(data::FeatureSchema::builtin(), config.generator).writeShards();
+  ASSERT_FALSE(train::runTraining(config).interrupted);
+  // 9 steps an epoch: global steps 4, 8, 12, 16 (not 4, 8 of each epoch: 4, 8, 13, 17).
+  const auto shown = tensorBoardRun(dir.file("run"));
+  std::vector<std::int64_t> steps;
+  for (const auto& [step, loss] : shown.at("train/step_loss")) steps.push_back(step);
+  EXPECT_EQ(steps, (std::vector<std::int64_t>{4, 8, 12, 16}));
 }
 
 TEST(Trainer, KeepPolicyPrunesOldEpochsButNeverTheBest) {

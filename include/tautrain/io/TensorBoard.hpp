@@ -16,7 +16,7 @@ class EventWriter {
   ~EventWriter();
 
   void scalar(const std::string& tag, std::int64_t step, double value);
-  /// Marks a restart at `step`: TensorBoard drops what an earlier process logged after it.
+  /// Marks a restart at `step`: TensorBoard drops what earlier files logged at `step` or later.
   void restart(std::int64_t step);
   const std::string& path() const;
 

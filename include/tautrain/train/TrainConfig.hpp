@@ -45,7 +45,7 @@ struct TrainConfig {
     v("beta2", beta2, "");
     v("epsilon", epsilon, "");
     v("device", device, "cpu, cuda or cuda:K");
-    v("log_every", log_every, "progress line every N steps");
+    v("log_every", log_every, "progress line and step scalars every N global steps");
     v("tensorboard", tensorboard, "write TensorBoard scalars to the run directory (events.out.tfevents.*)");
     v("max_batches_per_epoch", max_batches_per_epoch, "cap on training batches per epoch (0: all)");
     v("torch_threads", torch_threads, "intra-op threads of LibTorch (0: its default)");
