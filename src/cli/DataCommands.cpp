@@ -17,6 +17,8 @@ struct InspectOptions {
   std::vector<std::string> files;
   std::string features = "builtin";
   std::string json;
+  int threads = 2;
+  bool allowNonFinite = false;
 };
 
 struct ConvertCommandOptions {
@@ -66,12 +68,24 @@ void addDataCommands(CLI::App& app) {
   inspect->add_option("files", inspectOptions->files, "shard files, directories or glob patterns")->required();
   inspect->add_option("--features", inspectOptions->features, "feature schema: builtin or a YAML path");
   inspect->add_option("--json", inspectOptions->json, "also write the statistics as JSON");
+  inspect->add_option("--threads", inspectOptions->threads, "shards read at once")->check(CLI::PositiveNumber);
+  inspect->add_flag("--allow-non-finite", inspectOptions->allowNonFinite,
+                    "report NaN/Inf feature values but exit 0 (for data.non_finite: replace)");
   inspect->callback([inspectOptions] {
     const auto schema = data::FeatureSchema::fromSpec(inspectOptions->features);
-    const data::Dataset dataset(data::expandPaths(inspectOptions->files), schema);
-    const auto summary = data::summarize(dataset);
+    data::ShardReadOptions readOptions;
+    readOptions.non_finite = data::NonFinitePolicy::kKeep;
+    const data::Dataset dataset(data::expandPaths(inspectOptions->files), schema, readOptions);
+    auto summary = data::summarize(dataset);
+    summary.non_finite = data::findNonFinite(dataset, inspectOptions->threads);
     std::cout << summary.toText();
     if (!inspectOptions->json.empty()) io::writeJson(inspectOptions->json, summary.toJson());
+    if (summary.non_finite.empty() || inspectOptions->allowNonFinite) return;
+    const auto& first = summary.non_finite.front();
+    throw DataError(fmt::format("{}: candidate {}: feature {} is NaN or Inf, the first of {} such values (listed above "
+                                "per file and feature); train would stop on them: fix the files, or accept them "
+                                "with --allow-non-finite and data.non_finite: replace",
+                                first.file, first.first_candidate, first.feature, summary.nonFiniteValues()));
   });
 
   auto* scaler = app.add_subcommand("fit-scaler", "Fit the standard scaler on the training shards of a config");

@@ -120,20 +120,23 @@ ShardReader::ShardReader(std::string path, const FeatureSchema& schema, ShardRea
   TAUTRAIN_CHECK(version == kSchemaVersion, DataError, m_path, ": schema version ", version,
                  " is not supported (this build reads version ", kSchemaVersion, ")");
 
-  m_labels = f.readAll<std::int8_t>("/candidates/label");
+  const auto labels = f.readWholeNumbers("/candidates/label", "candidate");
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    TAUTRAIN_CHECK(labels[i] >= 0 && labels[i] < kNumClasses, DataError, m_path, ": candidate ", i, ": label ",
+                   labels[i], " is out of range (0 e, 1 mu, 2 tau, 3 jet)");
+  m_labels.assign(labels.begin(), labels.end());
   m_size = static_cast<std::int64_t>(m_labels.size());
   for (const char* name : {"/candidates/pt", "/candidates/eta", "/candidates/decay_mode"}) {
     const auto shape = f.shape(name);
     TAUTRAIN_CHECK(shape.size() == 1 && static_cast<std::int64_t>(shape[0]) == m_size, DataError, m_path, ": ", name,
                    " must have one entry per candidate (", m_size, ")");
   }
+  // Decay modes are read block by block later; a float dataset is checked for whole numbers once.
+  if (f.dtype("/candidates/decay_mode").rfind("float", 0) == 0) f.readWholeNumbers("/candidates/decay_mode", "candidate");
   m_hasWeight = f.exists("/candidates/weight");
   if (m_hasWeight)
     TAUTRAIN_CHECK(static_cast<std::int64_t>(f.shape("/candidates/weight")[0]) == m_size, DataError, m_path,
                    ": /candidates/weight must have one entry per candidate");
-  for (std::int64_t i = 0; i < m_size; ++i)
-    TAUTRAIN_CHECK(m_labels[i] >= 0 && m_labels[i] < kNumClasses, DataError, m_path, ": candidate ", i, ": label ",
-                   int(m_labels[i]), " is out of range (0 e, 1 mu, 2 tau, 3 jet)");
 
   for (const auto& c : schema.collections) {
     TAUTRAIN_CHECK(f.exists(featuresPath(c)), DataError, m_path, ": missing dataset ", featuresPath(c),
@@ -162,7 +165,7 @@ ShardReader::ShardReader(std::string path, const FeatureSchema& schema, ShardRea
       offsets.resize(m_size + 1);
       for (std::int64_t i = 0; i <= m_size; ++i) offsets[i] = i;
     } else {
-      offsets = f.readAll<std::int64_t>(offsetsPath(c));
+      offsets = f.readWholeNumbers(offsetsPath(c), "entry");
       TAUTRAIN_CHECK(static_cast<std::int64_t>(offsets.size()) == m_size + 1, DataError, m_path, ": ",
                      offsetsPath(c), " has ", offsets.size(), " entries, expected n_candidates + 1 = ", m_size + 1);
       TAUTRAIN_CHECK(offsets[0] == 0, DataError, m_path, ": ", offsetsPath(c), " must start at 0");
@@ -208,7 +211,7 @@ void ShardReader::checkFinite(float* values, std::int64_t n, int columns, const 
     std::memcpy(&bits, values + k, sizeof(bits));
     anyNonFinite |= (bits & 0x7f800000u) == 0x7f800000u;
   }
-  if (!anyNonFinite) return;
+  if (!anyNonFinite || m_options.non_finite == NonFinitePolicy::kKeep) return;
   std::int64_t candidate = 0;  // index into offsets, advanced lazily
   for (std::int64_t k = 0; k < n * columns; ++k) {
     if (std::isfinite(values[k])) continue;

@@ -53,11 +53,11 @@ ScoreTable readScores(const std::string& path) {
     TAUTRAIN_CHECK(f.exists(column), DataError, path, ": missing dataset ", column);
   ScoreTable s;
   s.probabilities = f.readAll<float>("/scores");
-  s.label = f.readAll<std::int64_t>("/label");
+  s.label = f.readWholeNumbers("/label", "candidate");
   s.weight = f.readAll<float>("/weight");
   s.pt = f.readAll<float>("/pt");
   s.eta = f.readAll<float>("/eta");
-  s.decay_mode = f.readAll<std::int64_t>("/decay_mode");
+  s.decay_mode = f.readWholeNumbers("/decay_mode", "candidate");
   const auto n = s.label.size();
   TAUTRAIN_CHECK(f.shape("/scores").size() == 2 && f.shape("/scores")[1] == 4 && s.probabilities.size() == 4 * n &&
                      s.weight.size() == n && s.pt.size() == n && s.eta.size() == n && s.decay_mode.size() == n,

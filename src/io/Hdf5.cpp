@@ -1,6 +1,9 @@
 #include "tautrain/io/Hdf5.hpp"
 
+#include <cmath>
 #include <filesystem>
+
+#include <fmt/format.h>
 
 #include "tautrain/core/Error.hpp"
 
@@ -44,6 +47,26 @@ Handle openDataset(hid_t file, const std::string& path, const std::string& name)
   hid_t id = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
   if (id < 0) fail(path, "cannot open dataset '" + name + "' (missing or unreadable)");
   return Handle(id, H5Dclose);
+}
+
+/// numpy's name of an HDF5 type: what h5py users see and would write.
+std::string dtypeName(hid_t type) {
+  const auto bits = std::to_string(8 * H5Tget_size(type));
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER: return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + bits;
+    case H5T_FLOAT: return "float" + bits;
+    case H5T_STRING: return "string";
+    case H5T_ENUM: return "enum";
+    case H5T_COMPOUND: return "compound";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_OPAQUE: return "opaque";
+    default: return "another non-numeric type";
+  }
+}
+
+bool isNumeric(hid_t type) {
+  const auto typeClass = H5Tget_class(type);
+  return typeClass == H5T_INTEGER || typeClass == H5T_FLOAT;
 }
 
 }  // namespace
@@ -131,10 +154,38 @@ std::vector<std::uint64_t> File::shape(const std::string& dataset) const {
   return {dims.begin(), dims.end()};
 }
 
+std::string File::dtype(const std::string& dataset) const {
+  Lock lock(globalMutex());
+  Handle ds = openDataset(m_handle.id(), m_path, dataset);
+  Handle type(H5Dget_type(ds.id()), H5Tclose);
+  return dtypeName(type.id());
+}
+
+std::vector<std::int64_t> File::readWholeNumbers(const std::string& dataset, const std::string& rowName) const {
+  const auto type = dtype(dataset);
+  if (type.rfind("float", 0) != 0) return readAll<std::int64_t>(dataset);
+  const auto values = readAll<double>(dataset);
+  std::vector<std::int64_t> whole(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!(std::floor(values[i]) == values[i] && std::abs(values[i]) < 9e15))
+      throw DataError(m_path + ": " + rowName + " " + std::to_string(i) + ": '" + dataset + "' is " +
+                      (type == "float32" ? fmt::format("{}", static_cast<float>(values[i])) : fmt::format("{}", values[i])) +
+                      ", not a whole number (dtype " + type +
+                      "; store integers, e.g. int8)");
+    whole[i] = static_cast<std::int64_t>(values[i]);
+  }
+  return whole;
+}
+
 void File::readRowsImpl(const std::string& dataset, std::uint64_t begin, std::uint64_t end, hid_t type,
                         void* out) const {
   Lock lock(globalMutex());
   Handle ds = openDataset(m_handle.id(), m_path, dataset);
+  // HDF5 would fail the read with "no conversion path": say what was found and what is expected.
+  Handle fileType(H5Dget_type(ds.id()), H5Tclose);
+  if (!isNumeric(fileType.id()))
+    throw DataError(m_path + ": dataset '" + dataset + "' has dtype " + dtypeName(fileType.id()) + ", expected " +
+                    dtypeName(type) + " (or another numeric type)");
   Handle space(H5Dget_space(ds.id()), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space.id());
   if (rank < 1 || rank > 2) fail(m_path, "dataset '" + dataset + "' must be 1-D or 2-D");

@@ -47,8 +47,9 @@ class ShardWriter {
   std::vector<std::int64_t> m_tokens;  ///< tokens written so far per collection
 };
 
-/// What to do with NaN or Inf feature values.
-enum class NonFinitePolicy { kError, kReplace };
+/// What to do with NaN or Inf feature values. kKeep leaves them for the caller to count
+/// (`inspect`); only error and replace can be configured.
+enum class NonFinitePolicy { kError, kReplace, kKeep };
 NonFinitePolicy parseNonFinitePolicy(const std::string& name);
 
 struct ShardReadOptions {

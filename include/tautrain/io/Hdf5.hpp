@@ -47,6 +47,12 @@ class File {
 
   /// Dimensions of a dataset.
   std::vector<std::uint64_t> shape(const std::string& dataset) const;
+  /// The element type of a dataset in numpy's words ("int8", "uint16", "float32", "string", ...).
+  std::string dtype(const std::string& dataset) const;
+  /// A 1-D dataset of integers. Floats are accepted only where every value is a whole number
+  /// (h5py users write labels as float32 by accident); otherwise a DataError names the dataset,
+  /// the first bad row (as `rowName` i) and the value: a truncated 2.9 would silently be class 2.
+  std::vector<std::int64_t> readWholeNumbers(const std::string& dataset, const std::string& rowName) const;
   /// Reads rows [begin, end) of a 1-D or 2-D dataset into out (row-major).
   template <typename T>
   void readRows(const std::string& dataset, std::uint64_t begin, std::uint64_t end, T* out) const;
