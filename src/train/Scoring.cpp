@@ -36,7 +36,8 @@ eval::ScoreTable scoreCheckpoint(const std::string& checkpoint, const std::vecto
   scores.probabilities.resize(4 * n);
   scores.label.resize(n), scores.decay_mode.resize(n);
   scores.weight.resize(n), scores.pt.resize(n), scores.eta.resize(n);
-  ProgressMeter progress(log::get("eval"), "scoring " + checkpoint, loader.batchesInEpoch(), "batches", 10.0);
+  // The loader plans its batches when predict starts the epoch: the total is set at the first.
+  ProgressMeter progress(log::get("eval"), "scoring " + checkpoint, 0, "batches", 10.0);
   std::int64_t done = 0;
   // fp32 whatever the run trained in: scores that physicists quote.
   predict(model, loader, device, /*bf16=*/false,
@@ -50,6 +51,7 @@ eval::ScoreTable scoreCheckpoint(const std::string& checkpoint, const std::vecto
               scores.label[c] = host.label[i], scores.decay_mode[c] = host.decay_mode[i];
               scores.weight[c] = host.weight[i], scores.pt[c] = host.pt[i], scores.eta[c] = host.eta[i];
             }
+            if (done == 0) progress.setTotal(loader.batchesInEpoch());
             progress.update(++done);
           });
   return scores;

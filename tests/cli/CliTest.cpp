@@ -212,6 +212,9 @@ TEST(Cli, EvaluateScoresCheckpointsOnceThenRocReadsTheScoreFiles) {
                                " --data " + dir.file("test") + " -o " + dir.file("eval") + " --no-plots";
   const auto first = runTautrain(evaluate);
   ASSERT_EQ(first.code, 0) << first.output;
+  // The progress line knows how many batches there are (it once said "1/0 batches (100.0%)").
+  EXPECT_EQ(first.output.find("/0 batches"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("batches (100.0%)"), std::string::npos) << first.output;
   for (const char* file : {"scores/run-best.h5", "scores/run-epoch-001.h5", "evaluation.md", "wp.csv", "knee.csv",
                            "roc.csv", "evaluation.json", "run-best/wp.csv", "run-epoch-001/evaluation.md"})
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir.file("eval")) / file)) << file;

@@ -15,6 +15,8 @@ class ProgressMeter {
                 std::string unit = "candidates", double interval = 5.0);
   /// Reports `done` units finished; logs when the interval has passed or the work is complete.
   void update(std::int64_t done);
+  /// For work whose size is known only once it has started (the batches of a loader's epoch).
+  void setTotal(std::int64_t total) { m_total = total; }
   double elapsedSeconds() const;
   double rate() const;
 
