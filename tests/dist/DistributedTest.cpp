@@ -2,8 +2,11 @@
 // signals through the launcher and resume.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <set>
 
@@ -116,18 +119,12 @@ TEST(RankShare, SlicesAndWholeBatchesCoverTheGlobalPlanOnce) {
   }
 }
 
-TEST_F(Distributed, TwoRanksTakeTheStepsOfOneProcessWithTheGlobalBatch) {
-  // Unequal class weights give the ranks unequal weight sums, which a wrong normalisation would show.
-  const auto settings = tinyRun(dir, "--set train.max_epochs=2 --set model.dropout=0 --set dist.batch_scope=global "
-                                     "--set train.class_weights=[1,2,1,3]");
-  const auto one = test::runTautrain("train -o " + dir.file("one") + " " + settings);
-  ASSERT_EQ(one.code, 0) << one.output;
-  const auto two = test::runTautrain("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("two") + " " + settings);
-  ASSERT_EQ(two.code, 0) << two.output;
-  EXPECT_NE(two.output.find("data-parallel over 2 ranks (gloo)"), std::string::npos) << two.output;
-  const auto a = test::namedParametersOf(dir.file("one/last.pt")), b = test::namedParametersOf(dir.file("two/last.pt"));
-  ASSERT_EQ(a.size(), b.size());
-  double worst = 0;
+/// Largest difference between two runs' parameters, relative to each parameter's largest
+/// value, and the parameter it is in.
+std::pair<double, std::string> largestRelativeDifference(const std::string& checkpointA, const std::string& checkpointB) {
+  const auto a = test::namedParametersOf(checkpointA), b = test::namedParametersOf(checkpointB);
+  EXPECT_EQ(a.size(), b.size());
+  std::pair<double, std::string> worst{0.0, ""};
   for (const auto& [name, value] : a) {
     auto x = value.clone(), y = b.at(name).clone();
     if (name.find("attention.qkv.bias") != std::string::npos) {
@@ -137,14 +134,64 @@ TEST_F(Distributed, TwoRanksTakeTheStepsOfOneProcessWithTheGlobalBatch) {
       const auto d = x.size(0) / 3;
       x.narrow(0, d, d).zero_(), y.narrow(0, d, d).zero_();
     }
-    worst = std::max(worst, ((x - y).abs().max() / x.abs().max().clamp_min(1e-12)).item<double>());
+    const double relative = ((x - y).abs().max() / x.abs().max().clamp_min(1e-12)).item<double>();
+    if (relative > worst.first) worst = {relative, name};
   }
-  EXPECT_LT(worst, 1e-5) << "largest relative parameter difference";
-  EXPECT_GT(worst, 0.0) << "the two runs must not be the same process";
+  return worst;
+}
+
+/// 2 ranks and 1 process agree to this, relative per parameter (docs/distributed.md): Gloo
+/// sums the two ranks' gradients in another order than one process sums the batch, and Adam
+/// divides each gradient by its own running scale, so a parameter with tiny, noisy gradients
+/// (the LayerNorm biases) turns those last-bit differences into relative differences of
+/// 1e-5. They stay there: measured, the largest is reached within the first epoch.
+constexpr double kDataParallelTolerance = 5e-5;
+
+struct AgreementCase {
+  int data_seed;
+  std::string class_weights;
+};
+
+class DataParallelAgreement : public ::testing::TestWithParam<AgreementCase> {};
+
+TEST_P(DataParallelAgreement, TwoRanksTakeTheStepsOfOneProcessWithTheGlobalBatchEpochAfterEpoch) {
+  // The thesis feature set (the generator's and the default schema). Unequal class weights give
+  // the ranks unequal weight sums, which a wrong normalisation would show.
+  test::TempDir dir;
+  ASSERT_EQ(test::runTautrain("generate -o " + dir.file("data") + " -n 2400 --shard-size 300 --set generator.seed=" +
+                              std::to_string(GetParam().data_seed))
+                .code,
+            0);
+  const auto settings = tinyRun(dir, "--set train.max_epochs=4 --set train.keep_checkpoints=0 --set model.dropout=0 "
+                                     "--set dist.batch_scope=global --set train.class_weights=" +
+                                         GetParam().class_weights);
+  const auto one = test::runTautrain("train -o " + dir.file("one") + " " + settings);
+  ASSERT_EQ(one.code, 0) << one.output;
+  const auto two = test::runTautrain("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("two") + " " + settings);
+  ASSERT_EQ(two.code, 0) << two.output;
+  EXPECT_NE(two.output.find("data-parallel over 2 ranks (gloo)"), std::string::npos) << two.output;
+  std::vector<double> perEpoch;
+  for (int epoch = 1; epoch <= 4; ++epoch) {
+    const auto name = fmt::format("/checkpoints/epoch-{:03d}.pt", epoch);
+    const auto [worst, where] = largestRelativeDifference(dir.file("one") + name, dir.file("two") + name);
+    std::cout << "epoch " << epoch << ": largest relative parameter difference " << worst << " (" << where << ")\n";
+    EXPECT_LT(worst, kDataParallelTolerance) << "epoch " << epoch << ", " << where;
+    perEpoch.push_back(worst);
+  }
+  EXPECT_GT(perEpoch.back(), 0.0) << "the two runs must not be the same process";
+  // Not growing with steps: the last epoch stays within twice the largest of the first two.
+  EXPECT_LE(perEpoch.back(), 2 * std::max(perEpoch[0], perEpoch[1]));
   // Only rank 0 wrote the run directory; the ranks' lines are tagged.
   EXPECT_FALSE(std::filesystem::exists(dir.file("two/last.pt.tmp")));
   EXPECT_NE(two.output.find("[rank 0]"), std::string::npos);
 }
+
+INSTANTIATE_TEST_SUITE_P(ThesisFeatures, DataParallelAgreement,
+                         ::testing::Values(AgreementCase{1, "[1,2,1,3]"}, AgreementCase{2, "[1,1,1,1]"},
+                                           AgreementCase{3, "[1,2,1,3]"}),
+                         [](const ::testing::TestParamInfo<AgreementCase>& info) {
+                           return "DataSeed" + std::to_string(info.param.data_seed);
+                         });
 
 TEST_F(Distributed, AKilledRankStopsTheOtherWithAnErrorAndTheLauncherReportsIt) {
   test::Spawned launcher(test::words("launch --nproc-per-node 2 --master-port 0 --grace 5 -- train -o " + dir.file("run") +
