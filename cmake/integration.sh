@@ -8,7 +8,8 @@
 #   cmake/integration.sh root     make, repair or reuse the root, nothing else
 #   cmake/integration.sh cuda     a second root with the CUDA LibTorch, NCCL and the CUDA toolkit;
 #                                 builds the CUDA variant through to linked programs
-#   cmake/integration.sh shell    a shell in the root, with the source tree at /tautrain/src
+#   cmake/integration.sh shell [COMMAND...]
+#                                 a shell (or COMMAND) in the root, the source tree at /tautrain/src
 #
 # Environment: TAUTRAIN_TRIXIE (the root; default /var/cache/tautrain/trixie, the CUDA root
 # gets the suffix -cuda), TAUTRAIN_DEBIAN_MIRROR (default http://deb.debian.org/debian).
@@ -24,7 +25,7 @@ COMMAND="${1:-test}"
 case "$COMMAND" in
   test | root | shell) ROOT="${TAUTRAIN_TRIXIE:-/var/cache/tautrain/trixie}" ;;
   cuda) ROOT="${TAUTRAIN_TRIXIE:-/var/cache/tautrain/trixie}-cuda" ;;
-  -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "integration: unknown command '$COMMAND' (test, root, cuda, shell)" >&2; exit 2 ;;
 esac
 readonly ROOT COMMAND
@@ -114,10 +115,17 @@ in_root() {  # in_root COMMAND...: runs in the root with a clean environment
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 
+# Bash runs a signal's trap only after the foreground command ends; a command waited for in the
+# background lets SIGINT/SIGTERM reach the trap (and so the clean-up) at once.
+interruptible() {
+  "$@" &
+  wait $!
+}
+
 run_logged() {  # run_logged NAME COMMAND...: output to a log, its tail shown on failure
   local log="$LOG_DIR/$1.log"
   shift
-  if ! "$@" >"$log" 2>&1; then
+  if ! interruptible "$@" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     die "$(basename "$log" .log) failed; the whole log is $log"
   fi
@@ -143,7 +151,7 @@ bootstrap_root() {
     rm -rf --one-file-system "$ROOT"
   fi
   say "debootstrap $SUITE into $ROOT from $MIRROR (about a minute)"
-  debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$LOG_DIR/debootstrap.log" 2>&1 || {
+  interruptible debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >"$LOG_DIR/debootstrap.log" 2>&1 || {
     tail -n 20 "$LOG_DIR/debootstrap.log" >&2
     die "debootstrap failed: is Debian's registry ($MIRROR) reachable? (log: $LOG_DIR/debootstrap.log)"
   }
@@ -207,19 +215,20 @@ case "$COMMAND" in
   test)
     mount_source
     say "building tautrain against Debian 13's LibTorch and running the whole test suite"
-    in_root bash -c "export TAUTRAIN_BUILD_DIR=/tautrain/build; bash /tautrain/src/cmake/test.sh"
+    interruptible in_root bash -c "export TAUTRAIN_BUILD_DIR=/tautrain/build; bash /tautrain/src/cmake/test.sh"
     say "Debian 13 suite passed"
     ;;
   cuda)
     mount_source
     say "building the CUDA variant (CUDA LibTorch, NCCL) through to linked programs"
-    in_root bash -c "cmake -S /tautrain/src -B /tautrain/build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    interruptible in_root bash -c "cmake -S /tautrain/src -B /tautrain/build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DTAUTRAIN_REQUIRE_CUDA=ON -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined &&
       cmake --build /tautrain/build-cuda -j \$(nproc)"
     say "CUDA variant linked: $(du -sh "$ROOT/tautrain/build-cuda/apps/tautrain" | cut -f1) tautrain"
     ;;
   shell)
     mount_source
-    in_root bash -l || true
+    shift
+    if [ $# -gt 0 ]; then interruptible in_root "$@"; else in_root bash -l || true; fi
     ;;
 esac

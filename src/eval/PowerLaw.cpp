@@ -91,19 +91,10 @@ std::vector<PowerLawFit> fitPowerLawCsv(const std::string& path) {
                  ":1: the header must be n followed by one column per series");
   std::vector<std::vector<double>> ns(table.header.size()), ys(table.header.size());
   for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    const auto number = [&](const std::string& cell) {
-      try {
-        std::size_t used = 0;
-        const double value = std::stod(cell, &used);
-        if (used == cell.size()) return value;
-      } catch (const std::exception&) {
-      }
-      throw DataError(fmt::format("{}:{}: '{}' is not a number", path, table.lines[r], cell));
-    };
     const auto& cells = table.rows[r];
-    const double n = number(cells[0]);
+    const double n = table.number(r, 0);
     for (std::size_t s = 1; s < cells.size(); ++s)
-      if (!cells[s].empty()) ns[s].push_back(n), ys[s].push_back(number(cells[s]));
+      if (!cells[s].empty()) ns[s].push_back(n), ys[s].push_back(table.number(r, s));
   }
   std::vector<PowerLawFit> fits;
   for (std::size_t s = 1; s < table.header.size(); ++s) fits.push_back(fitPowerLaw(ns[s], ys[s], table.header[s]));
@@ -124,17 +115,18 @@ std::string dataScalingPoints(const std::vector<std::pair<double, std::string>>&
       const auto table = io::readCsv((std::filesystem::path(directory) / file).string());
       const auto modelColumn = table.column("model"), selectionColumn = table.column("selection"),
                  discriminant = table.column("discriminant");
-      for (const auto& cells : table.rows) {
+      for (std::size_t r = 0; r < table.rows.size(); ++r) {
+        const auto& cells = table.rows[r];
         if (cells[selectionColumn] != selection) continue;
         if (model.empty()) model = cells[modelColumn];
         TAUTRAIN_CHECK(cells[modelColumn] == model, DataError, table.path, ": holds models '", model, "' and '",
                        cells[modelColumn], "'; give one model's directory (OUT/<model>) per N");
         const auto& d = cells[discriminant];
         if (file[0] == 'w') {
-          add(row, d + " " + cells[table.column("wp")] + " FPR", std::stod(cells[table.column("fpr")]));
+          add(row, d + " " + cells[table.column("wp")] + " FPR", table.number(r, table.column("fpr")));
         } else {
-          add(row, d + " knee 1-TPR", 1 - std::stod(cells[table.column("knee_tpr")]));
-          add(row, d + " knee FPR", std::stod(cells[table.column("knee_fpr")]));
+          add(row, d + " knee 1-TPR", 1 - table.number(r, table.column("knee_tpr")));
+          add(row, d + " knee FPR", table.number(r, table.column("knee_fpr")));
         }
       }
     }

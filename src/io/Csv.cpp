@@ -26,6 +26,19 @@ std::size_t CsvTable::column(const std::string& name) const {
   return static_cast<std::size_t>(found - header.begin());
 }
 
+double CsvTable::number(std::size_t row, std::size_t column) const {
+  const auto& cell = rows[row][column];
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(cell, &used);
+    if (used == cell.size()) return value;
+  } catch (const std::exception&) {
+    // not a number: the error below names where
+  }
+  throw DataError(path + ":" + std::to_string(lines[row]) + ": column '" + header[column] + "': '" + cell +
+                  "' is not a number");
+}
+
 CsvTable readCsv(const std::string& path) {
   std::ifstream in(path);
   TAUTRAIN_CHECK(in, DataError, path, ": cannot read");

@@ -194,6 +194,29 @@ TEST_F(BadInput, ScoreFilesCheckpointsAndRuns) {
   replaceDataset(floatLabels, "/label", H5T_NATIVE_DOUBLE, labels.data(), labels.size());
   expectRefused("score file with label 1.5", roc(floatLabels), floatLabels, 3, {"candidate 3", "1.5", "not a whole number"});
 
+  const auto junkScores = badFile("junk-scores.h5", "not HDF5");
+  expectRefused("text given as a score file", "ensemble --scores " + junkScores + " -o " + out("ens"), junkScores, 3,
+                {"not an HDF5 file"});
+
+  // An evaluation directory whose wp.csv has text where an FPR belongs.
+  fs::create_directories(s_root / "bad" / "scaling");
+  for (const char* table : {"wp.csv", "knee.csv"})
+    fs::copy_file(file("eval/run-best/") + table, (s_root / "bad" / "scaling" / table).string(),
+                  fs::copy_options::overwrite_existing);
+  const auto wp = (s_root / "bad" / "scaling" / "wp.csv").string();
+  auto text = readBytes(wp);
+  std::istringstream header(text.substr(0, text.find('\n')));
+  std::size_t fprColumn = 0;
+  for (std::string name; std::getline(header, name, ',') && name != "fpr";) ++fprColumn;
+  auto cell = text.find('\n') + 1;  // the first row's fpr cell
+  for (std::size_t c = 0; c < fprColumn; ++c) cell = text.find(',', cell) + 1;
+  text.replace(cell, text.find_first_of(",\n", cell) - cell, "abc");
+  writeBytes(wp, text);
+  expectRefused("wp.csv with text for an FPR",
+                "fit data-scaling --no-plots --run 1000=" + (s_root / "bad" / "scaling").string() + " --out " +
+                    out("scaling"),
+                wp, 3, {"wp.csv:2", "column 'fpr'", "'abc' is not a number"});
+
   const auto checkpoint = file("run/best.pt");
   const auto evaluate = [&](const std::string& path) {
     return "evaluate --no-plots -o " + out("e") + " --data " + file("data") + "/shard-00000.h5 --checkpoints " + path;

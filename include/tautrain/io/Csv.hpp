@@ -11,6 +11,8 @@ struct CsvTable {
   std::vector<int> lines;                      ///< file line of each row, for errors
   /// Index of a header column; a DataError naming the file when absent.
   std::size_t column(const std::string& name) const;
+  /// Cell (row, column) as a number; a DataError naming file, line and column when it is not.
+  double number(std::size_t row, std::size_t column) const;
   std::string path;
 };
 
