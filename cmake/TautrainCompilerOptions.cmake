@@ -12,7 +12,10 @@ endif()
 if(TAUTRAIN_USE_CCACHE)
   find_program(TAUTRAIN_CCACHE ccache)
   if(TAUTRAIN_CCACHE)
-    set(CMAKE_CXX_COMPILER_LAUNCHER "${TAUTRAIN_CCACHE}")
+    # Without these ccache refuses every compile that uses the torch precompiled header (most
+    # of them); the base directory makes paths relative, so a fresh clone elsewhere (CI) hits.
+    set(CMAKE_CXX_COMPILER_LAUNCHER ${CMAKE_COMMAND} -E env CCACHE_BASEDIR=${PROJECT_SOURCE_DIR}
+        CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime ${TAUTRAIN_CCACHE})
   endif()
 endif()
 

@@ -18,4 +18,6 @@ endfunction()
 # Targets that include torch precompile it once each (a torch TU costs ~15 s otherwise).
 function(tautrain_use_torch_pch target)
   target_precompile_headers(${target} PRIVATE <torch/torch.h>)
+  # ccache can then cache the compiles that use the precompiled header.
+  target_compile_options(${target} PRIVATE -fpch-preprocess)
 endfunction()

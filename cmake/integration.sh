@@ -9,7 +9,7 @@
 #   cmake/integration.sh cuda     a second root with the CUDA LibTorch, NCCL and the CUDA toolkit;
 #                                 builds the CUDA variant through to linked programs
 #   cmake/integration.sh shell [COMMAND...]
-#                                 a shell (or COMMAND) in the root, the source tree at /tautrain/src
+#                                 a shell (or COMMAND) in the root, a copy of the tree at /tautrain/src
 #
 # Environment: TAUTRAIN_TRIXIE (the root; default /var/cache/tautrain/trixie, the CUDA root
 # gets the suffix -cuda), TAUTRAIN_DEBIAN_MIRROR (default http://deb.debian.org/debian).
@@ -203,23 +203,39 @@ ensure_root() {
   fi
 }
 
-# The source tree, read-only, where the root's build directory expects it.
-mount_source() {
-  mount_in_root /tautrain/src --bind "$SOURCE_DIR"
-  mount -o remount,bind,ro "$ROOT/tautrain/src"
+# A snapshot of the source tree (what git tracks or would track, as it is in the working tree)
+# where the root's build directory expects it. rsync compares contents, so a file that did not
+# change keeps its time and the build there stays incremental across fresh clones (CI); edits
+# made while a build runs do not reach it halfway.
+copy_source() {
+  if ! command -v rsync >/dev/null; then
+    say "installing rsync on this machine"
+    run_logged host-apt bash -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync"
+  fi
+  local files="$LOG_DIR/source-files" destination="$ROOT/tautrain/src"
+  if git -C "$SOURCE_DIR" rev-parse --git-dir >/dev/null 2>&1; then
+    (cd "$SOURCE_DIR" && git ls-files --cached --others --exclude-standard |
+      while IFS= read -r f; do [ -f "$f" ] && echo "$f"; done | LC_ALL=C sort -u) >"$files"
+  else  # an unpacked release: everything but build outputs
+    (cd "$SOURCE_DIR" && find . -type f -not -path './build*' -printf '%P\n' | LC_ALL=C sort) >"$files"
+  fi
+  mkdir -p "$destination"
+  rsync -rlpc --files-from="$files" "$SOURCE_DIR/" "$destination/"
+  # --files-from never deletes: remove what is no longer in the tree.
+  (cd "$destination" && find . -type f -printf '%P\n' | LC_ALL=C sort | comm -23 - "$files" | xargs -r -d '\n' rm -f)
 }
 
 ensure_root
 case "$COMMAND" in
   root) ;;
   test)
-    mount_source
+    copy_source
     say "building tautrain against Debian 13's LibTorch and running the whole test suite"
     interruptible in_root bash -c "export TAUTRAIN_BUILD_DIR=/tautrain/build; bash /tautrain/src/cmake/test.sh"
     say "Debian 13 suite passed"
     ;;
   cuda)
-    mount_source
+    copy_source
     say "building the CUDA variant (CUDA LibTorch, NCCL) through to linked programs"
     interruptible in_root bash -c "cmake -S /tautrain/src -B /tautrain/build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DTAUTRAIN_REQUIRE_CUDA=ON -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined &&
@@ -227,7 +243,7 @@ case "$COMMAND" in
     say "CUDA variant linked: $(du -sh "$ROOT/tautrain/build-cuda/apps/tautrain" | cut -f1) tautrain"
     ;;
   shell)
-    mount_source
+    copy_source
     shift
     if [ $# -gt 0 ]; then interruptible in_root "$@"; else in_root bash -l || true; fi
     ;;

@@ -32,6 +32,12 @@ c10::intrusive_ptr<c10d::Store> makeStore(const DistConfig& config, const RankIn
     options.isServer = info.rank == 0;
     options.numWorkers = static_cast<std::size_t>(info.world_size);
     options.timeout = timeout;
+#if TAUTRAIN_TORCH_AT_LEAST(2, 4)
+    // From 2.4 the store serves through libuv by default, which Debian's LibTorch is built
+    // without ("use_libuv was requested but PyTorch was build without libuv support"); the
+    // classic backend serves a job's few ranks as well.
+    options.useLibUV = false;
+#endif
     return c10::make_intrusive<c10d::TCPStore>(info.master_addr, options);
   }
   return c10::make_intrusive<c10d::FileStore>(config.init_method.substr(5), info.world_size);

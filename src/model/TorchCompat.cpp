@@ -60,7 +60,8 @@ AutocastGuard::~AutocastGuard() {
 void multiplyAll(const std::vector<at::Tensor>& tensors, const at::Tensor& factor) {
   if (tensors.empty()) return;
 #if TAUTRAIN_TORCH_AT_LEAST(2, 1)
-  at::_foreach_mul_(tensors, factor);
+  // The multi-tensor kernel takes only a 0-dim factor.
+  at::_foreach_mul_(tensors, factor.reshape({}));
 #else
   for (auto tensor : tensors) tensor.mul_(factor);
 #endif

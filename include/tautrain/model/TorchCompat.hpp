@@ -48,8 +48,8 @@ class AutocastGuard {
   bool m_enabled;
 };
 
-/// tensors[i] *= factor (a one-element tensor on their device) for all i: one multi-tensor
-/// kernel from LibTorch 2.1, which takes the factor as a tensor; a loop before.
+/// tensors[i] *= factor (a one-element tensor on their device, of any shape) for all i: one
+/// multi-tensor kernel from LibTorch 2.1, which takes the factor as a tensor; a loop before.
 void multiplyAll(const std::vector<at::Tensor>& tensors, const at::Tensor& factor);
 
 /// TF32 matmuls and cuDNN autotuning (process-wide; only matter on CUDA).
