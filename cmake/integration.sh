@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Debian 13 (trixie) integration environment: a debootstrap root in which tautrain is built
-# and tested against what Debian 12 cannot give us (LibTorch 2.6; the CUDA LibTorch with NCCL
-# and the CUDA toolkit, compiled and linked without a GPU). Run as root; only Debian's package
-# registry has to be reachable. See docs/integration.md.
+# and tested against what Debian 12 cannot give us (LibTorch 2.6; HTCondor 23.9, in which the
+# tests run personal pools; the CUDA LibTorch with NCCL and the CUDA toolkit, compiled and linked
+# without a GPU). Run as root; only Debian's package registry has to be reachable. See
+# docs/integration.md.
 #
 #   cmake/integration.sh [test]   make or reuse the root, build there, run the whole test suite
 #   cmake/integration.sh root     make, repair or reuse the root, nothing else
@@ -44,7 +45,10 @@ mapfile -t SETUP_PACKAGES < <(TAUTRAIN_SETUP_FOR=tests bash "$SOURCE_DIR/cmake/s
 CUDA_PACKAGES=(cmake ninja-build g++ ccache pkg-config libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nvidia-cuda-toolkit
   libopenblas0-openmp libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libeigen3-dev libprotobuf-dev protobuf-compiler libgtest-dev)
-if [ "$COMMAND" = cuda ]; then PACKAGES=("${CUDA_PACKAGES[@]}"); else PACKAGES=("${SETUP_PACKAGES[@]}"); fi
+# The test root adds HTCondor (a personal pool in one package) for the tests of `tautrain condor`.
+if [ "$COMMAND" = cuda ]; then PACKAGES=("${CUDA_PACKAGES[@]}"); else PACKAGES=("${SETUP_PACKAGES[@]}" minicondor); fi
+# HTCondor takes no jobs from root: the tests submit as this user of the root.
+readonly CONDOR_USER=tautrain-jobs
 readonly STAMP="$ROOT/.tautrain-root"
 readonly WANTED="suite=$SUITE packages=${PACKAGES[*]}"
 
@@ -201,6 +205,7 @@ ensure_root() {
   else
     install_packages
   fi
+  in_root id -u "$CONDOR_USER" >/dev/null 2>&1 || in_root useradd --create-home "$CONDOR_USER"
 }
 
 # A snapshot of the source tree (what git tracks or would track, as it is in the working tree)
@@ -231,7 +236,8 @@ case "$COMMAND" in
   test)
     copy_source
     say "building tautrain against Debian 13's LibTorch and running the whole test suite"
-    interruptible in_root bash -c "export TAUTRAIN_BUILD_DIR=/tautrain/build; bash /tautrain/src/cmake/test.sh"
+    interruptible in_root bash -c "export TAUTRAIN_BUILD_DIR=/tautrain/build TAUTRAIN_REQUIRE_HTCONDOR=1 \
+      TAUTRAIN_CONDOR_USER=$CONDOR_USER; bash /tautrain/src/cmake/test.sh"
     say "Debian 13 suite passed"
     ;;
   cuda)

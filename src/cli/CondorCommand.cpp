@@ -41,21 +41,26 @@ struct Resources {
   std::string executable;
 
   void addTo(CLI::App& command) {
-    command.add_option("--gpus", gpus, "GPUs per training job (more than 1: tautrain launch inside the job)")
-        ->capture_default_str();
+    command.add_option("--gpus", gpus, "GPUs per training job (more than 1: tautrain launch inside the job; 0: CPU jobs)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     command.add_option("--cpus", cpus, "request_cpus")->capture_default_str();
     command.add_option("--memory-gb", memory_gb, "request_memory")->capture_default_str();
     command.add_option("--disk-gb", disk_gb, "request_disk")->capture_default_str();
-    command.add_option("--min-gpu-memory-gb", min_gpu_memory_gb, "require GPUs with at least this memory (0: any)");
-    command.add_option("--min-capability", min_capability, "require this CUDA compute capability, e.g. 8.0 (0: any)");
+    command.add_option("--min-gpu-memory-gb", min_gpu_memory_gb, "require GPUs with at least this memory (0: any)")
+        ->check(CLI::NonNegativeNumber);
+    command.add_option("--min-capability", min_capability, "require this CUDA compute capability, e.g. 8.0 (0: any)")
+        ->check(CLI::NonNegativeNumber);
     command.add_option("--gpu-memory-attribute", gpu_memory_attribute,
                        "job attribute that carries the GPU memory estimate on clusters that share GPUs, e.g. "
                        "RequestGPUMemoryMB (default: only a comment)");
     command.add_option("--longest-tokens", longest_tokens, "tokens of the longest candidates, for the GPU memory estimate")
         ->capture_default_str();
     command.add_option("--checkpoint-minutes", checkpoint_minutes,
-                       "training checkpoints and exits for HTCondor to save it this often")
-        ->capture_default_str();
+                       "training checkpoints and exits for HTCondor to save it this often (0: only by "
+                       "train.checkpoint_every_steps)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     command.add_option("--executable", executable, "tautrain on the execute nodes (default: this program's path)");
   }
 };
@@ -78,11 +83,9 @@ dist::SubmitFile jobFile(const std::string& what, const Resources& r, const std:
   file.set("request_disk", fmt::format("{:g} GB", r.disk_gb));
   if (gpus > 0) {
     file.set("request_GPUs", std::to_string(gpus));
-    std::vector<std::string> requirements;
-    if (r.min_gpu_memory_gb > 0)
-      requirements.push_back(fmt::format("GlobalMemoryMb >= {:.0f}", r.min_gpu_memory_gb * 1024));
-    if (r.min_capability > 0) requirements.push_back(fmt::format("Capability >= {:g}", r.min_capability));
-    if (!requirements.empty()) file.set("require_gpus", fmt::format("{}", fmt::join(requirements, " && ")));
+    // HTCondor's own commands (>= 10.0) write RequireGPUs on the GPU properties slots advertise.
+    if (r.min_gpu_memory_gb > 0) file.set("gpus_minimum_memory", fmt::format("{:.0f}", r.min_gpu_memory_gb * 1024));
+    if (r.min_capability > 0) file.set("gpus_minimum_capability", fmt::format("{:.1f}", r.min_capability));
   }
   file.set("output", "logs/" + logName + ".$(ClusterId).$(ProcId).out");
   file.set("error", "logs/" + logName + ".$(ClusterId).$(ProcId).err");
@@ -100,7 +103,7 @@ dist::SubmitFile trainingJob(const config::RunConfig& config, const Resources& r
                                      fmt::format("train.checkpoint_every_minutes={:g}", r.checkpoint_minutes), "--set",
                                      "train.exit_after_checkpoint=true"});
   auto file = jobFile(r.gpus > 1 ? "data-parallel training on " + std::to_string(r.gpus) + " GPUs" : "training", r,
-                      arguments, std::max(r.gpus, 1), "train");
+                      arguments, r.gpus, "train");
   if (!moreArguments.empty()) {
     auto text = dist::condorArguments(arguments);
     file.set("arguments", text.insert(text.size() - 1, " " + moreArguments));
@@ -111,6 +114,7 @@ dist::SubmitFile trainingJob(const config::RunConfig& config, const Resources& r
   // and starts it again (here, or elsewhere after an eviction) with RUN restored.
   file.set("checkpoint_exit_code", std::to_string(config.train.checkpoint_exit_code));
   file.set("transfer_checkpoint_files", run);
+  if (r.gpus == 0) return file;
   const auto estimate =
       dist::estimateGpuMemoryMb(config, [&] {
         const auto sizes = train::parameterSizes(config);
@@ -126,10 +130,14 @@ void write(const fs::path& path, const std::string& text) {
   std::cout << "wrote " << path.string() << "\n";
 }
 
+/// The device of jobs that ask for `gpus`: HTCondor's CUDA_VISIBLE_DEVICES makes "cuda" the job's GPU.
+std::string jobDevice(int gpus) { return gpus > 0 ? "cuda" : "cpu"; }
+
 /// The job directory with its logs folder and the run's effective config as run.yaml, its input
-/// paths made absolute (jobs start in their scratch directory).
-void prepareJobDirectory(const std::string& directory, config::RunConfig config) {
+/// paths made absolute (jobs start in their scratch directory) and its device the one the jobs ask for.
+void prepareJobDirectory(const std::string& directory, config::RunConfig config, const Resources& r) {
   fs::create_directories(fs::path(directory) / "logs");
+  config.train.device = jobDevice(r.gpus);
   for (auto* paths : {&config.data.files, &config.data.train_files, &config.data.valid_files})
     for (auto& path : *paths) path = absolute(path);
   if (!config.data.scaler.empty()) config.data.scaler = absolute(config.data.scaler);
@@ -192,10 +200,12 @@ std::string dagText(const std::string& comment, const std::vector<Node>& nodes,
 
 /// Scoring job: evaluates $(checkpoint) (in directory $(run), transferred) on the test data.
 dist::SubmitFile scoringJob(const Resources& r, const std::vector<std::string>& data) {
-  std::vector<std::string> arguments{"evaluate", "--checkpoints", "$(checkpoint)", "--name", "$(name)", "--data"};
+  const int gpus = r.gpus > 0 ? 1 : 0;
+  std::vector<std::string> arguments{"evaluate", "--checkpoints", "$(checkpoint)", "--name", "$(name)",
+                                     "--device", jobDevice(gpus), "--data"};
   for (const auto& d : data) arguments.push_back(absolute(d));
   arguments.insert(arguments.end(), {"-o", "eval-$(name)"});
-  auto file = jobFile("scoring one checkpoint", r, arguments, 1, "score");
+  auto file = jobFile("scoring one checkpoint", r, arguments, gpus, "score");
   file.set("transfer_input_files", "$(inputs)");
   file.set("transfer_output_files", "eval-$(name)");
   return file;
@@ -212,23 +222,24 @@ dist::SubmitFile finalJob(const Resources& r, const std::string& what, const std
 
 void writeTrainJob(const TrainJobOptions& options) {
   const auto config = options.config.load();
-  prepareJobDirectory(options.out, config);
+  prepareJobDirectory(options.out, config, options.resources);
   const auto file = trainingJob(config, options.resources, "run.yaml", "run");
   write(fs::path(options.out) / "train.sub", file.text());
   std::cout << "submit with: cd " << options.out << " && condor_submit train.sub\n";
 }
 
 void writeEvaluateJobs(const EvaluateJobOptions& options) {
-  const auto checkpoints = data::expandPaths(options.checkpoints, ".pt");
-  TAUTRAIN_CHECK_KEY(!checkpoints.empty(), "--checkpoints", "no checkpoint matched");
+  // The models get the names `tautrain evaluate` gives them, so the merged table reads the same.
+  const auto models = namedCheckpoints(options.checkpoints);
+  TAUTRAIN_CHECK_KEY(!models.empty(), "--checkpoints", "no checkpoint matched");
   // A file that is no checkpoint is refused here, not hours later on an execute node.
-  for (const auto& checkpoint : checkpoints) train::readCheckpointState(checkpoint);
+  for (const auto& model : models) train::readCheckpointState(model.second);
   fs::create_directories(fs::path(options.out) / "logs");
   std::vector<Node> nodes;
   std::vector<std::string> scoreNodes, evalDirs;
-  for (std::size_t i = 0; i < checkpoints.size(); ++i) {
-    const fs::path checkpoint = absolute(checkpoints[i]);
-    const auto name = fmt::format("m{:03d}-{}", i, checkpoint.stem().string());
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const auto& name = models[i].first;
+    const fs::path checkpoint = absolute(models[i].second);
     nodes.push_back({"score" + std::to_string(i), "score.sub",
                      {{"name", name}, {"inputs", checkpoint.string()}, {"checkpoint", checkpoint.filename().string()}}});
     scoreNodes.push_back(nodes.back().name);
@@ -242,14 +253,14 @@ void writeEvaluateJobs(const EvaluateJobOptions& options) {
   write(fs::path(options.out) / "merge.sub",
         finalJob(options.resources, "one ROC table of every checkpoint", merge, evalDirs, "merged").text());
   write(fs::path(options.out) / "evaluate.dag",
-        dagText("evaluation of " + std::to_string(checkpoints.size()) + " checkpoints", nodes, {{scoreNodes, {"merge"}}}));
+        dagText("evaluation of " + std::to_string(models.size()) + " checkpoints", nodes, {{scoreNodes, {"merge"}}}));
   std::cout << "submit with: cd " << options.out << " && condor_submit_dag evaluate.dag\n";
 }
 
 void writeStudy(const StudyOptions& options) {
   auto config = options.config.load();
   if (options.kind != "patience") config.train.keep_checkpoints = 1;  // best and newest travel back
-  prepareJobDirectory(options.out, config);
+  prepareJobDirectory(options.out, config, options.resources);
   struct Variant {
     std::string name;
     std::vector<std::string> settings;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "tautrain/cli/Commands.hpp"
 #include "tautrain/core/Error.hpp"
@@ -19,6 +20,48 @@
 namespace tautrain::cli {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+/// Checkpoint arguments: files, globs, directories (their *.pt) or @LIST files (one per line).
+std::vector<std::string> checkpointPaths(const std::vector<std::string>& specs) {
+  std::vector<std::string> expanded;
+  for (const auto& spec : specs) {
+    if (spec.rfind('@', 0) != 0) {
+      expanded.push_back(spec);
+      continue;
+    }
+    std::ifstream list(spec.substr(1));
+    TAUTRAIN_CHECK(list, DataError, spec.substr(1), ": cannot read the checkpoint list");
+    for (std::string line; std::getline(list, line);)
+      if (!line.empty() && line[0] != '#') expanded.push_back(line);
+  }
+  return data::expandPaths(expanded, ".pt");
+}
+
+/// A readable, unique-enough name: runs/a/best.pt -> a-best, runs/a/checkpoints/epoch-003.pt -> a-epoch-003.
+std::string modelName(const fs::path& checkpoint) {
+  auto parent = checkpoint.parent_path();
+  if (parent.filename() == "checkpoints") parent = parent.parent_path();
+  const auto run = parent.filename().string();
+  return (run.empty() ? "" : run + "-") + checkpoint.stem().string();
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> namedCheckpoints(const std::vector<std::string>& specs) {
+  std::vector<std::pair<std::string, std::string>> models;
+  std::map<std::string, std::string> seen;
+  for (const auto& checkpoint : checkpointPaths(specs)) {
+    const auto name = modelName(checkpoint);
+    // Two models of one name would share one score file and one row name.
+    const auto [other, fresh] = seen.emplace(name, checkpoint);
+    TAUTRAIN_CHECK_KEY(fresh, "--checkpoints", other->second, " and ", checkpoint, " would both be named '", name,
+                       "'; evaluate them separately with --name");
+    models.emplace_back(name, checkpoint);
+  }
+  return models;
+}
 
 namespace {
 
@@ -62,30 +105,6 @@ struct EvaluateOptions {
   bool force = false;
   bool plots = true;
 };
-
-/// Checkpoint arguments: files, globs, directories (their *.pt) or @LIST files (one per line).
-std::vector<std::string> checkpointPaths(const std::vector<std::string>& specs) {
-  std::vector<std::string> expanded;
-  for (const auto& spec : specs) {
-    if (spec.rfind('@', 0) != 0) {
-      expanded.push_back(spec);
-      continue;
-    }
-    std::ifstream list(spec.substr(1));
-    TAUTRAIN_CHECK(list, DataError, spec.substr(1), ": cannot read the checkpoint list");
-    for (std::string line; std::getline(list, line);)
-      if (!line.empty() && line[0] != '#') expanded.push_back(line);
-  }
-  return data::expandPaths(expanded, ".pt");
-}
-
-/// A readable, unique-enough name: runs/a/best.pt -> a-best, runs/a/checkpoints/epoch-003.pt -> a-epoch-003.
-std::string modelName(const fs::path& checkpoint) {
-  auto parent = checkpoint.parent_path();
-  if (parent.filename() == "checkpoints") parent = parent.parent_path();
-  const auto run = parent.filename().string();
-  return (run.empty() ? "" : run + "-") + checkpoint.stem().string();
-}
 
 /// Score files OUT/scores/NAME.h5 of (name, checkpoint) pairs, scored now or reused.
 std::vector<eval::ScoreTable> scoreAll(const EvaluateOptions& options,
@@ -133,12 +152,10 @@ void addEvalCommands(CLI::App& app) {
   addReportOptions(evaluate, *options, true);
   evaluate->callback([options] {
     prepareOutputDirectory(options->out, options->config.load(), "evaluate");
-    std::vector<std::pair<std::string, std::string>> models;
-    const auto checkpoints = checkpointPaths(options->checkpoints);
-    TAUTRAIN_CHECK_KEY(options->name.empty() || checkpoints.size() == 1, "--name", "names one checkpoint, ",
-                       checkpoints.size(), " given");
-    for (const auto& checkpoint : checkpoints)
-      models.emplace_back(options->name.empty() ? modelName(checkpoint) : options->name, checkpoint);
+    auto models = namedCheckpoints(options->checkpoints);
+    TAUTRAIN_CHECK_KEY(options->name.empty() || models.size() == 1, "--name", "names one checkpoint, ", models.size(),
+                       " given");
+    if (!options->name.empty()) models.front().first = options->name;
     std::vector<std::string> names;
     for (const auto& model : models) names.push_back(model.first);
     eval::requireModel(names, options->reference);  // before the scoring, which takes long

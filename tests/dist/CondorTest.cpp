@@ -101,7 +101,8 @@ TEST(CondorFiles, TrainingJobsCheckpointTransferAndAskForTheirGpus) {
             "train.exit_after_checkpoint=true\"");
   EXPECT_EQ(sub["request_GPUs"], "1");
   EXPECT_EQ(sub["request_cpus"], "6");
-  EXPECT_EQ(sub["require_gpus"], "GlobalMemoryMb >= 16384 && Capability >= 8");
+  EXPECT_EQ(sub["gpus_minimum_memory"], "16384");
+  EXPECT_EQ(sub["gpus_minimum_capability"], "8.0");
   EXPECT_EQ(sub["checkpoint_exit_code"], "77");
   EXPECT_EQ(sub["transfer_checkpoint_files"], "run");
   EXPECT_EQ(sub["transfer_output_files"], "run");
@@ -114,13 +115,23 @@ TEST(CondorFiles, TrainingJobsCheckpointTransferAndAskForTheirGpus) {
   const auto config = config::loadRunConfig({dir.file("one/run.yaml")}, {});
   EXPECT_EQ(config.data.files, std::vector<std::string>{fs::absolute("relative/shards").lexically_normal().string()});
   EXPECT_EQ(config.train.checkpoint_exit_code, 77);
+  EXPECT_EQ(config.train.device, "cuda") << "the job's GPU is the one HTCondor makes visible";
 
   ASSERT_EQ(test::runTautrain("condor train -o " + dir.file("four") + " --gpus 4").code, 0);
   sub = submitCommands(dir.file("four/train.sub"));
   EXPECT_EQ(sub["request_GPUs"], "4");
   EXPECT_EQ(sub["arguments"].rfind("\"launch --nproc-per-node 4 --master-port 0 -- train --auto-resume", 0), 0u)
       << sub["arguments"];
-  EXPECT_EQ(sub.count("require_gpus"), 0u);
+  EXPECT_EQ(sub.count("gpus_minimum_memory"), 0u);
+
+  // CPU-only jobs: no GPU asked for, none used, no GPU memory figure.
+  ASSERT_EQ(test::runTautrain("condor train -o " + dir.file("cpu") + " --gpus 0").code, 0);
+  sub = submitCommands(dir.file("cpu/train.sub"));
+  EXPECT_EQ(sub.count("request_GPUs"), 0u);
+  EXPECT_EQ(sub["arguments"].rfind("\"train --auto-resume", 0), 0u) << sub["arguments"];
+  EXPECT_EQ(readText(dir.file("cpu/train.sub")).find("GPU memory"), std::string::npos);
+  EXPECT_EQ(config::loadRunConfig({dir.file("cpu/run.yaml")}, {}).train.device, "cpu");
+  expectFailure(test::runTautrain("condor train -o " + dir.file("neg") + " --gpus -1"), 2, {"--gpus"});
 }
 
 TEST(CondorFiles, EvaluationDagScoresEachCheckpointThenMerges) {
@@ -128,31 +139,38 @@ TEST(CondorFiles, EvaluationDagScoresEachCheckpointThenMerges) {
   {
     const model::TauTransformer model(data::FeatureSchema::builtin(), config::RunConfig{}.model);
     torch::optim::Adam optimizer(model->parameters());
-    for (const char* name : {"a.pt", "b.pt", "c.pt"})
+    fs::create_directories(dir.file("runs"));
+    for (const char* name : {"runs/a.pt", "runs/b.pt", "runs/c.pt", "x/best.pt", "y/x/best.pt"}) {
+      fs::create_directories(fs::path(dir.file(name)).parent_path());
       train::saveCheckpoint({dir.file(name)}, *model, optimizer, train::TrainingState{}, torch::kCPU);
+    }
   }
   std::ofstream(dir.file("junk.pt")) << "x";
   expectFailure(test::runTautrain("condor evaluate --checkpoints " + dir.file("junk.pt") + " --data /data/test -o " +
                                   dir.file("bad")),
                 3, {"junk.pt", "not a readable tautrain checkpoint"});
   std::filesystem::remove(dir.file("junk.pt"));
-  const auto r = test::runTautrain("condor evaluate --checkpoints " + dir.file("*.pt") + " --data /data/test -o " +
+  // The models are named as `tautrain evaluate` names them; a name two checkpoints share is refused.
+  expectFailure(test::runTautrain("condor evaluate --checkpoints " + dir.file("x/best.pt") + " " +
+                                  dir.file("y/x/best.pt") + " --data /data/test -o " + dir.file("same")),
+                2, {"x/best.pt", "y/x/best.pt", "x-best"});
+  const auto r = test::runTautrain("condor evaluate --checkpoints " + dir.file("runs/*.pt") + " --data /data/test -o " +
                                    dir.file("ev"));
   ASSERT_EQ(r.code, 0) << r.output;
   const auto dag = readText(dir.file("ev/evaluate.dag"));
-  EXPECT_NE(dag.find("JOB score0 score.sub\nVARS score0 name=\"m000-a\" inputs=\"" + dir.file("a.pt") +
+  EXPECT_NE(dag.find("JOB score0 score.sub\nVARS score0 name=\"runs-a\" inputs=\"" + dir.file("runs/a.pt") +
                      "\" checkpoint=\"a.pt\""),
             std::string::npos)
       << dag;
   EXPECT_NE(dag.find("PARENT score0 score1 score2 CHILD merge"), std::string::npos) << dag;
   auto score = submitCommands(dir.file("ev/score.sub"));
   EXPECT_EQ(score["arguments"],
-            "\"evaluate --checkpoints $(checkpoint) --name $(name) --data /data/test -o eval-$(name)\"");
+            "\"evaluate --checkpoints $(checkpoint) --name $(name) --device cuda --data /data/test -o eval-$(name)\"");
   EXPECT_EQ(score["transfer_input_files"], "$(inputs)");
   EXPECT_EQ(score["request_GPUs"], "1");
   auto merge = submitCommands(dir.file("ev/merge.sub"));
-  EXPECT_EQ(merge["arguments"], "\"roc --scores eval-m000-a/scores eval-m001-b/scores eval-m002-c/scores -o merged\"");
-  EXPECT_EQ(merge["transfer_input_files"], "eval-m000-a,eval-m001-b,eval-m002-c");
+  EXPECT_EQ(merge["arguments"], "\"roc --scores eval-runs-a/scores eval-runs-b/scores eval-runs-c/scores -o merged\"");
+  EXPECT_EQ(merge["transfer_input_files"], "eval-runs-a,eval-runs-b,eval-runs-c");
   EXPECT_EQ(merge.count("request_GPUs"), 0u) << "the merge needs no GPU";
 }
 

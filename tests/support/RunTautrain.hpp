@@ -22,16 +22,21 @@ struct Result {
   std::string output;  ///< stdout and stderr
 };
 
-/// `prefix` runs the executable under another command (timeout, env, ...).
-inline Result runTautrain(const std::string& arguments, const std::string& prefix = "") {
+/// A shell command line run to the end, its stderr with its stdout.
+inline Result runCommand(const std::string& commandLine) {
   Result result;
-  const std::string command = prefix + TAUTRAIN_EXECUTABLE + " " + arguments + " 2>&1";
+  const std::string command = commandLine + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   std::array<char, 4096> buffer{};
   while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) result.output.append(buffer.data(), n);
   const int status = pclose(pipe);
   result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+/// `prefix` runs the executable under another command (timeout, env, ...).
+inline Result runTautrain(const std::string& arguments, const std::string& prefix = "") {
+  return runCommand(prefix + TAUTRAIN_EXECUTABLE + " " + arguments);
 }
 
 inline void expectFailure(const Result& r, int code, std::initializer_list<const char*> mentions) {

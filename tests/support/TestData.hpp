@@ -16,12 +16,12 @@ namespace tautrain::test {
 /// A fresh directory per test, removed afterwards.
 class TempDir {
  public:
-  TempDir() {
+  explicit TempDir(const std::filesystem::path& base = std::filesystem::temp_directory_path()) {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     std::string name = "tautrain-test-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
                        std::to_string(::getpid());
     std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests are named Suite/Test/0
-    m_path = std::filesystem::temp_directory_path() / name;
+    m_path = base / name;
     std::filesystem::remove_all(m_path);
     std::filesystem::create_directories(m_path);
   }

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tautrain/config/RunConfig.hpp"
@@ -36,6 +37,11 @@ struct RunOptions {
 /// Creates the run directory, writes the effective config there as NAME.yaml and starts
 /// logging to DIR/tautrain.log.
 void prepareOutputDirectory(const std::string& directory, const config::RunConfig& config, const std::string& name);
+
+/// (model name, checkpoint) for --checkpoints arguments (files, globs, directories, @LIST):
+/// runs/a/best.pt is a-best, runs/a/checkpoints/epoch-003.pt a-epoch-003. Two checkpoints of one
+/// name are refused, naming both.
+std::vector<std::pair<std::string, std::string>> namedCheckpoints(const std::vector<std::string>& specs);
 
 void addGenerateCommand(CLI::App& app);
 void addDataCommands(CLI::App& app);
