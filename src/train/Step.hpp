@@ -11,6 +11,7 @@
 #include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/train/Schedule.hpp"
 #include "tautrain/train/TrainConfig.hpp"
 
 namespace tautrain::train {
@@ -74,12 +75,12 @@ class LossWeights {
 /// Forward (under bf16 autocast when asked), backward and optimizer step on the
 /// weighted mean loss of the global batch; returns that loss without waiting for the device.
 /// Each rank backpropagates its weighted sum; with a communicator the gradient sums, weight
-/// sums and `signals` (summed too: flags every rank must agree on) travel in one all-reduce,
-/// so N ranks take the step one process would take on the union of their batches.
+/// sums and `agreement` travel in one all-reduce, so N ranks take the step one process would
+/// take on the union of their batches, and agree on what to do after it.
 inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optimizer& optimizer,
                                const LossWeights& weighting, const data::TensorBatch& batch,
                                const torch::Device& device, bool bf16, dist::Communicator* comm = nullptr,
-                               std::vector<float>* signals = nullptr) {
+                               StepAgreement* agreement = nullptr) {
   optimizer.zero_grad();
   torch::Tensor logits;
   {
@@ -99,11 +100,15 @@ inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optim
     }
     tensors.push_back(totals);
     torch::Tensor flags;
-    if (signals) tensors.push_back(flags = torch::tensor(*signals, torch::kFloat).to(device));
+    if (agreement) {
+      flags = torch::tensor({agreement->stop_requested ? 1.0f : 0.0f, agreement->checkpoint_due ? 1.0f : 0.0f});
+      tensors.push_back(flags = flags.to(device));
+    }
     comm->allReduceSum(tensors);
-    if (signals) {
-      const auto host = flags.cpu();
-      std::copy(host.data_ptr<float>(), host.data_ptr<float>() + host.numel(), signals->begin());
+    if (agreement) {
+      const auto summed = flags.cpu();
+      agreement->stop_requested = summed[0].item<float>() > 0;
+      agreement->checkpoint_due = summed[1].item<float>() > 0;
     }
   }
   std::vector<torch::Tensor> gradients;

@@ -43,20 +43,37 @@ struct ValidationScores {
   std::vector<std::int64_t> labels;
 };
 
+/// What validation adds up over a rank's share.
+struct ValidationSums {
+  double loss = 0, weight = 0;
+  std::array<double, data::kNumClasses> correct{}, total{};
+
+  /// Every rank's sums, added in one all-reduce.
+  void allReduce(dist::Communicator& comm) {
+    std::vector<double> flat{loss, weight};
+    flat.insert(flat.end(), correct.begin(), correct.end());
+    flat.insert(flat.end(), total.begin(), total.end());
+    std::vector<torch::Tensor> packed{torch::tensor(flat, torch::kDouble)};
+    comm.allReduceSum(packed);
+    const double* sum = packed[0].data_ptr<double>();
+    loss = sum[0], weight = sum[1];
+    std::copy_n(sum + 2, data::kNumClasses, correct.begin());
+    std::copy_n(sum + 2 + data::kNumClasses, data::kNumClasses, total.begin());
+  }
+};
+
 /// Validation over this rank's share; in a data-parallel run the sums are all-reduced and the
 /// scores gathered, so every rank sees the same figures and takes the same early-stopping step.
 EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const torch::Device& device,
                      const LossWeights& weighting, bool bf16, ValidationScores& scores, dist::Communicator* comm) {
-  // Sums: loss, weight, then per class correct and total.
-  auto sums = torch::zeros({10}, torch::kDouble);
-  auto* sum = sums.data_ptr<double>();
+  ValidationSums sums;
   std::vector<float> probabilities, weights;
   std::vector<std::int64_t> labels;
   predict(model, loader, device, bf16,
           [&](const data::LoadedBatch& loaded, const data::TensorBatch& batch, const torch::Tensor& logits) {
             const auto [lossSum, weightSum] = weighting.sums(logits, batch);
-            sum[0] += lossSum.item<double>();
-            sum[1] += weightSum.item<double>();
+            sums.loss += lossSum.item<double>();
+            sums.weight += weightSum.item<double>();
             const auto p = torch::softmax(logits, 1).to(torch::kCPU).contiguous();
             probabilities.insert(probabilities.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
             labels.insert(labels.end(), loaded.host.label.begin(), loaded.host.label.end());
@@ -65,12 +82,11 @@ EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const t
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const float* row = probabilities.data() + i * 4;
     const auto predicted = std::max_element(row, row + 4) - row;
-    sum[2 + labels[i]] += predicted == labels[i];
-    sum[6 + labels[i]] += 1;
+    sums.correct[labels[i]] += predicted == labels[i];
+    sums.total[labels[i]] += 1;
   }
   if (comm) {
-    std::vector<torch::Tensor> reduced{sums};
-    comm->allReduceSum(reduced);
+    sums.allReduce(*comm);
     // Rows of (4 probabilities, label, weight) from every rank, in rank order.
     const auto n = static_cast<std::int64_t>(labels.size());
     auto rows = torch::empty({n, 6}, torch::kFloat);
@@ -91,11 +107,11 @@ EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const t
     }
   }
   EpochRecord record;
-  record.valid_loss = sum[1] > 0 ? sum[0] / sum[1] : 0;
+  record.valid_loss = sums.weight > 0 ? sums.loss / sums.weight : 0;
   double allCorrect = 0, all = 0;
-  for (int k = 0; k < 4; ++k) {
-    record.class_accuracy[k] = sum[6 + k] > 0 ? sum[2 + k] / sum[6 + k] : 0;
-    allCorrect += sum[2 + k], all += sum[6 + k];
+  for (int k = 0; k < data::kNumClasses; ++k) {
+    record.class_accuracy[k] = sums.total[k] > 0 ? sums.correct[k] / sums.total[k] : 0;
+    allCorrect += sums.correct[k], all += sums.total[k];
   }
   record.valid_accuracy = all > 0 ? allCorrect / all : 0;
   const auto discriminants = eval::summarizeDiscriminants(probabilities, labels, weights);
@@ -221,247 +237,305 @@ TrainResult resultOf(const TrainingState& state) {
   return result;
 }
 
+/// Everything a run trains with, set up once: the ranks, the data and its scaler, the model and
+/// optimizer (restored when resuming), the TensorBoard writer, and the state it continues from.
+class Run {
+ public:
+  Run(const config::RunConfig& config, const std::string& resumeFrom)
+      : m_config(config),
+        m_logger(log::get("train")),
+        m_rank(dist::rankFromEnvironment()),
+        m_device(setUpDevice(config.train, m_rank)),
+        m_bf16(config.train.precision == "bf16"),
+        m_runDir(config.output),
+        m_schema(data::FeatureSchema::fromSpec(config.data.features)) {
+    // In a data-parallel run every rank trains; rank 0 alone writes the run directory.
+    if (m_rank.distributed()) m_comm = std::make_unique<dist::Communicator>(config.dist, m_rank, m_device.is_cuda());
+    if (lead()) fs::create_directories(m_runDir / "checkpoints");
+    loadData(resumeFrom);
+    buildModel(resumeFrom);
+    m_weighting = std::make_unique<LossWeights>(config.train, m_device);
+    if (config.train.tensorboard && lead()) {
+      m_events = std::make_unique<io::EventWriter>(m_runDir.string());
+      // TensorBoard drops every point at or after a restart's step: what the killed process
+      // logged after its checkpoint goes, what it logged up to it (the checkpoint's own step) stays.
+      if (!resumeFrom.empty()) m_events->restart(state.global_step + 1);
+    }
+  }
+
+  TrainingState state;
+
+  bool lead() const { return m_rank.rank == 0; }
+  bool distributed() const { return m_comm != nullptr; }
+  const fs::path& runDir() const { return m_runDir; }
+  /// Whether any rank says yes (every rank must call it at the same point).
+  bool anyRank(bool local) {
+    if (!m_comm) return local;
+    std::vector<torch::Tensor> flag{torch::tensor({local ? 1.0f : 0.0f})};
+    m_comm->allReduceSum(flag);
+    return flag[0].item<float>() > 0;
+  }
+
+  /// Starts epoch state.epoch at state.step; returns its number of steps.
+  std::int64_t startEpoch() {
+    m_model->train();
+    m_trainLoader->startEpoch(state.epoch, state.step);
+    std::int64_t batches = m_trainLoader->batchesInEpoch();
+    if (m_config.train.max_batches_per_epoch > 0) batches = std::min(batches, m_config.train.max_batches_per_epoch);
+    m_progress = std::make_unique<ProgressMeter>(m_logger, fmt::format("epoch {}", state.epoch), batches - state.step,
+                                                 "steps", 10.0);
+    m_epochBatches = batches, m_firstStep = state.step;
+    m_lr = learningRate(m_config.train, state.global_step, batches);
+    return batches;
+  }
+  std::optional<data::LoadedBatch> nextBatch() { return m_trainLoader->next(); }
+
+  /// One optimisation step on `loaded`, agreeing with the other ranks on `agreement`; logs it
+  /// every train.log_every steps.
+  void update(const data::LoadedBatch& loaded, StepAgreement& agreement) {
+    const auto stepStart = Clock::now();
+    const auto batch = loaded.tensors->to(m_device);
+    m_lr = learningRate(m_config.train, state.global_step, m_epochBatches);
+    setLearningRate(*m_optimizer, m_lr);
+    const auto loss = trainStep(m_model, *m_optimizer, *m_weighting, batch, m_device, m_bf16, m_comm.get(),
+                                m_comm ? &agreement : nullptr);
+    m_pendingLosses.add(loss.detach(), state.epoch, state.step, loaded.host.index);
+    state.candidates += m_comm ? static_cast<std::int64_t>(batch.size) * m_rank.world_size : batch.size;
+    state.seconds += secondsSince(stepStart);
+    ++state.step, ++state.global_step;
+    if (state.global_step % m_config.train.log_every == 0) logStep();
+    m_progress->update(state.step - m_firstStep);
+  }
+
+  /// Writes `paths` (rank 0); every rank contributes its generator states.
+  void checkpoint(const std::vector<std::string>& paths) {
+    m_pendingLosses.settle(state.loss_sum);
+    const auto rankRng = m_comm ? m_comm->allGatherRows(rankRngState(m_device)) : torch::Tensor();
+    if (lead()) saveCheckpoint(paths, *m_model, *m_optimizer, state, m_device, rankRng);
+  }
+  /// last.pt in the middle of an epoch; `stopping` says so in the log.
+  void checkpointMidEpoch(bool stopping) {
+    checkpoint({(m_runDir / "last.pt").string()});
+    if (stopping)
+      m_logger->info("checkpoint written at epoch {} step {}: {}", state.epoch, state.step,
+                     (m_runDir / "last.pt").string());
+  }
+
+  /// The epoch's validation, its record in the history, log and TensorBoard.
+  EpochRecord validateEpoch(ValidationScores& scores) {
+    m_pendingLosses.settle(state.loss_sum);
+    EpochRecord record = validate(m_model, *m_validLoader, m_device, *m_weighting, m_bf16, scores, m_comm.get());
+    record.epoch = state.epoch;
+    record.train_loss = state.step > 0 ? state.loss_sum / static_cast<double>(state.step) : 0;
+    record.learning_rate = m_lr;
+    record.seconds = state.seconds;
+    record.candidates_per_s = state.seconds > 0 ? static_cast<double>(state.candidates) / state.seconds : 0;
+    state.history.push_back(record);
+    if (m_events) logEpoch(*m_events, record, state.global_step);
+    reportReplacedValues();
+    log::get("valid")->info("epoch {}: train loss {:.4f}, valid loss {:.4f}, accuracy {:.4f}, AUC D_e {:.4f} D_mu {:.4f} "
+                            "D_jet {:.4f}, Medium-WP FPR D_e {:.3g} D_mu {:.3g} D_jet {:.3g}, {:.0f} candidates/s",
+                            state.epoch, record.train_loss, record.valid_loss, record.valid_accuracy, record.auc[0],
+                            record.auc[1], record.auc[2], record.medium_fpr[0], record.medium_fpr[1],
+                            record.medium_fpr[2], record.candidates_per_s);
+    return record;
+  }
+
+  /// The validated epoch's checkpoints (epoch-NNN.pt, last.pt, best.pt when `improved`) and,
+  /// from rank 0, the best epoch's ROC curves, pruned checkpoints and the history files.
+  void saveEpoch(bool improved, const ValidationScores& scores) {
+    state.epoch_complete = true;
+    std::vector<std::string> paths{(m_runDir / "checkpoints" / fmt::format("epoch-{:03d}.pt", state.epoch)).string(),
+                                   (m_runDir / "last.pt").string()};
+    if (improved) paths.push_back((m_runDir / "best.pt").string());
+    checkpoint(paths);
+    if (!lead()) return;
+    if (improved) writeRocCurves(m_runDir / "roc-best.csv", scores);
+    pruneCheckpoints(m_runDir / "checkpoints", m_config.train.keep_checkpoints, state.best_epoch);
+    writeHistory(m_runDir.string(), state.history);
+  }
+
+ private:
+  void loadData(const std::string& resumeFrom) {
+    const auto split = data::splitFiles(m_config.data);
+    TAUTRAIN_CHECK_KEY(!split.valid.empty(), "data.valid_fraction", "training needs validation files");
+    m_train = std::make_unique<data::Dataset>(split.train, m_schema, data::readOptions(m_config.data));
+    m_valid = std::make_unique<data::Dataset>(split.valid, m_schema, data::readOptions(m_config.data));
+    m_logger->info("{} training candidates in {} files, {} validation candidates in {} files", m_train->size(),
+                   split.train.size(), m_valid->size(), split.valid.size());
+    checkTrainable(*m_train, split.train, *m_valid, split.valid);
+
+    if (!resumeFrom.empty()) state = readCheckpointState(resumeFrom);
+    // Rank 0 fits (or loads) the scaler of a new run and hands it to the others; a resumed run
+    // keeps its checkpoint's.
+    std::string scalerJson = state.scaler_json;
+    if (resumeFrom.empty() && lead())
+      scalerJson = (m_config.data.scaler.empty() ? data::StandardScaler::fit(*m_train, m_config.data.threads)
+                                                 : data::StandardScaler::load(m_config.data.scaler))
+                       .toJson()
+                       .dump();
+    if (m_comm && resumeFrom.empty()) m_comm->broadcastString(scalerJson);
+    m_scaler = std::make_unique<data::StandardScaler>(data::StandardScaler::fromJson(
+        nlohmann::json::parse(scalerJson), resumeFrom.empty() ? "the fitted scaler" : resumeFrom));
+    if (lead()) m_scaler->save((m_runDir / "scaler.json").string());
+    state.scaler_json = scalerJson;
+    state.config_yaml = config::dumpRunConfig(m_config);
+
+    const bool globalBatches = m_config.dist.batch_scope == "global";
+    m_trainLoader = std::make_unique<data::Loader>(
+        *m_train, *m_scaler,
+        tensorLoaderOptions(m_config.data, m_config.seed, m_device, m_rank,
+                            globalBatches ? data::RankShare::kBatchSlices : data::RankShare::kBlocks));
+    m_validLoader = std::make_unique<data::Loader>(
+        *m_valid, *m_scaler,
+        tensorLoaderOptions(m_config.data, m_config.seed, m_device, m_rank, data::RankShare::kWholeBatches));
+  }
+
+  void buildModel(const std::string& resumeFrom) {
+    const auto& tc = m_config.train;
+    torch::manual_seed(m_config.seed);
+    m_model = model::TauTransformer(m_schema, m_config.model);
+    m_model->to(m_device);
+    for (const auto& [block, count] : m_model->parameterCounts())
+      m_logger->info("  {:<16} {:>9} parameters", block, count);
+    m_logger->info("TauTransformer: {} trainable parameters, {} layout, {} attention", m_model->parameterCount(),
+                   m_config.model.layout, m_model->fusedAttention() ? "fused" : "reference");
+    m_optimizer = std::make_unique<MultiTensorAdam>(
+        m_model->parameters(), torch::optim::AdamOptions(tc.learning_rate).betas({tc.beta1, tc.beta2}).eps(tc.epsilon));
+    bool ownRng = false;
+    if (!resumeFrom.empty()) {
+      ownRng = restoreCheckpoint(resumeFrom, *m_model, m_optimizer.get(), m_device, m_rank.rank, m_rank.world_size);
+      m_logger->info("resumed from {}: epoch {}, step {} ({} steps in all)", resumeFrom, state.epoch, state.step,
+                     state.global_step);
+    }
+    if (!m_comm) return;
+    // Identical weights everywhere; each rank then draws its own dropout masks.
+    std::vector<torch::Tensor> parameters;
+    for (auto& p : m_model->parameters()) parameters.push_back(p.detach());
+    m_comm->broadcast(parameters);
+    if (!ownRng) {
+      if (!resumeFrom.empty())
+        m_logger->warn("{} holds no generator states for {} ranks: dropout masks are reseeded", resumeFrom,
+                       m_rank.world_size);
+      torch::manual_seed(streamSeed(streamSeed(m_config.seed, 0xd157, static_cast<std::uint64_t>(m_rank.rank)),
+                                    static_cast<std::uint64_t>(state.global_step)));
+    }
+    m_logger->info("data-parallel over {} ranks ({}), batch_scope {}: {} candidates per step", m_rank.world_size,
+                   m_comm->backend(), m_config.dist.batch_scope,
+                   m_config.dist.batch_scope == "global" ? m_config.data.batch_size
+                                                         : m_config.data.batch_size * m_rank.world_size);
+  }
+
+  void logStep() {
+    // Waiting here for the device is step time too: the steps themselves only queue work.
+    const auto settleStart = Clock::now();
+    const double value = m_pendingLosses.settle(state.loss_sum);
+    state.seconds += secondsSince(settleStart);
+    const double perStep = state.seconds / static_cast<double>(state.step);
+    m_logger->info("epoch {} step {}/{} loss {:.4f} lr {:.3g}, {:.0f} candidates/s, epoch ETA {:.0f}s", state.epoch,
+                   state.step, m_epochBatches, value, m_lr, static_cast<double>(state.candidates) / state.seconds,
+                   perStep * static_cast<double>(m_epochBatches - state.step));
+    if (m_events) {
+      m_events->scalar("train/step_loss", state.global_step, value);
+      m_events->scalar("train/learning_rate", state.global_step, m_lr);
+    }
+  }
+
+  /// data.non_finite: replace promises a count of what it replaced.
+  void reportReplacedValues() {
+    const auto replaced = m_train->replacedValues() + m_valid->replacedValues();
+    if (replaced <= m_reportedReplacements) return;
+    log::get("data")->warn("{} NaN/Inf feature values replaced by 0 so far (data.non_finite: replace)", replaced);
+    m_reportedReplacements = replaced;
+  }
+
+  const config::RunConfig& m_config;
+  std::shared_ptr<spdlog::logger> m_logger;
+  dist::RankInfo m_rank;
+  torch::Device m_device;
+  bool m_bf16;
+  fs::path m_runDir;
+  data::FeatureSchema m_schema;  // the datasets and loaders read it as they go
+  std::unique_ptr<dist::Communicator> m_comm;
+  std::unique_ptr<data::Dataset> m_train, m_valid;
+  std::unique_ptr<data::StandardScaler> m_scaler;  // the loaders read it as they go
+  std::unique_ptr<data::Loader> m_trainLoader, m_validLoader;
+  model::TauTransformer m_model{nullptr};
+  std::unique_ptr<MultiTensorAdam> m_optimizer;
+  std::unique_ptr<LossWeights> m_weighting;
+  std::unique_ptr<io::EventWriter> m_events;
+  PendingLosses m_pendingLosses;
+  std::unique_ptr<ProgressMeter> m_progress;
+  std::int64_t m_epochBatches = 0, m_firstStep = 0;
+  double m_lr = 0;
+  std::int64_t m_reportedReplacements = 0;
+};
+
 }  // namespace
 
 TrainResult runTraining(const config::RunConfig& config, const std::string& resumeFrom) {
   // From here on SIGTERM/SIGINT only set a flag: a signal during the set-up still ends with a
   // checkpoint and the checkpoint exit code.
   const StopSignalGuard signals;
+  Run run(config, resumeFrom);
+  auto& state = run.state;
+  TrainingSchedule schedule(config.train, run.distributed(), run.lead());
   auto logger = log::get("train");
-  const auto& tc = config.train;
-  const auto rank = dist::rankFromEnvironment();
-  const auto device = setUpDevice(tc, rank);
-  const bool bf16 = tc.precision == "bf16";
-  // In a data-parallel run every rank trains; rank 0 alone writes the run directory.
-  std::unique_ptr<dist::Communicator> comm;
-  if (rank.distributed()) comm = std::make_unique<dist::Communicator>(config.dist, rank, device.is_cuda());
-  const bool lead = rank.rank == 0;
-  // Whether any rank says yes (every rank must call it at the same point).
-  const auto anyRank = [&](bool local) {
-    if (!comm) return local;
-    std::vector<torch::Tensor> flag{torch::tensor({local ? 1.0f : 0.0f})};
-    comm->allReduceSum(flag);
-    return flag[0].item<float>() > 0;
-  };
-
-  const fs::path runDir = config.output;
-  if (lead) fs::create_directories(runDir / "checkpoints");
-  const auto schema = data::FeatureSchema::fromSpec(config.data.features);
-  const auto split = data::splitFiles(config.data);
-  TAUTRAIN_CHECK_KEY(!split.valid.empty(), "data.valid_fraction", "training needs validation files");
-  const data::Dataset train(split.train, schema, data::readOptions(config.data));
-  const data::Dataset valid(split.valid, schema, data::readOptions(config.data));
-  logger->info("{} training candidates in {} files, {} validation candidates in {} files", train.size(),
-               split.train.size(), valid.size(), split.valid.size());
-  checkTrainable(train, split.train, valid, split.valid);
-
-  TrainingState state;
-  if (!resumeFrom.empty()) state = readCheckpointState(resumeFrom);
-  std::string scalerJson = state.scaler_json;
-  if (resumeFrom.empty() && lead)
-    scalerJson = (config.data.scaler.empty() ? data::StandardScaler::fit(train, config.data.threads)
-                                             : data::StandardScaler::load(config.data.scaler))
-                     .toJson()
-                     .dump();
-  if (comm && resumeFrom.empty()) comm->broadcastString(scalerJson);
-  const auto scaler = data::StandardScaler::fromJson(nlohmann::json::parse(scalerJson),
-                                                     resumeFrom.empty() ? "the fitted scaler" : resumeFrom);
-  if (lead) scaler.save((runDir / "scaler.json").string());
-  state.scaler_json = scalerJson;
-  state.config_yaml = config::dumpRunConfig(config);
-
-  const bool globalBatches = config.dist.batch_scope == "global";
-  data::Loader trainLoader(train, scaler, tensorLoaderOptions(config.data, config.seed, device, rank,
-                                                             globalBatches ? data::RankShare::kBatchSlices
-                                                                           : data::RankShare::kBlocks));
-  data::Loader validLoader(valid, scaler,
-                           tensorLoaderOptions(config.data, config.seed, device, rank, data::RankShare::kWholeBatches));
-
-  torch::manual_seed(config.seed);
-  model::TauTransformer model(schema, config.model);
-  model->to(device);
-  for (const auto& [block, count] : model->parameterCounts()) logger->info("  {:<16} {:>9} parameters", block, count);
-  logger->info("TauTransformer: {} trainable parameters, {} layout, {} attention", model->parameterCount(),
-               config.model.layout, model->fusedAttention() ? "fused" : "reference");
-  MultiTensorAdam optimizer(model->parameters(), torch::optim::AdamOptions(tc.learning_rate)
-                                                        .betas({tc.beta1, tc.beta2})
-                                                        .eps(tc.epsilon));
-  bool ownRng = false;
-  if (!resumeFrom.empty()) {
-    ownRng = restoreCheckpoint(resumeFrom, *model, &optimizer, device, rank.rank, rank.world_size);
-    logger->info("resumed from {}: epoch {}, step {} ({} steps in all)", resumeFrom, state.epoch, state.step,
-                 state.global_step);
-  }
-  if (comm) {
-    // Identical weights everywhere; each rank then draws its own dropout masks.
-    std::vector<torch::Tensor> parameters;
-    for (auto& p : model->parameters()) parameters.push_back(p.detach());
-    comm->broadcast(parameters);
-    if (!ownRng) {
-      if (!resumeFrom.empty())
-        logger->warn("{} holds no generator states for {} ranks: dropout masks are reseeded", resumeFrom,
-                     rank.world_size);
-      torch::manual_seed(streamSeed(streamSeed(config.seed, 0xd157, static_cast<std::uint64_t>(rank.rank)),
-                                    static_cast<std::uint64_t>(state.global_step)));
-    }
-    logger->info("data-parallel over {} ranks ({}), batch_scope {}: {} candidates per step", rank.world_size,
-                 comm->backend(), config.dist.batch_scope,
-                 globalBatches ? config.data.batch_size : config.data.batch_size * rank.world_size);
-  }
-  const LossWeights weighting(tc, device);
-  std::unique_ptr<io::EventWriter> events;
-  if (tc.tensorboard && lead) {
-    events = std::make_unique<io::EventWriter>(runDir.string());
-    // TensorBoard drops every point at or after a restart's step: what the killed process logged
-    // after its checkpoint goes, what it logged up to it (the checkpoint's own step) stays.
-    if (!resumeFrom.empty()) events->restart(state.global_step + 1);
-  }
 
   TrainResult result = resultOf(state);
   if (state.epoch_complete) {
-    if (state.stalled >= tc.patience || state.epoch >= tc.max_epochs) {
+    if (schedule.patienceRunOut(state.stalled) || schedule.lastEpoch(state.epoch)) {
       logger->info("{} finished this run already (epoch {})", resumeFrom, state.epoch);
-      result.early_stopped = state.stalled >= tc.patience;
+      result.early_stopped = schedule.patienceRunOut(state.stalled);
       return result;
     }
     state.epoch += 1;
     startNextEpoch(state);
   }
+  const auto interrupted = [&] {
+    result.interrupted = true;
+    return result;
+  };
 
-  PendingLosses pendingLosses;
-  // Writes `paths` (rank 0); every rank contributes its generator states.
-  const auto checkpoint = [&](const std::vector<std::string>& paths) {
-    pendingLosses.settle(state.loss_sum);
-    const auto rankRng = comm ? comm->allGatherRows(rankRngState(device)) : torch::Tensor();
-    if (lead) saveCheckpoint(paths, *model, optimizer, state, device, rankRng);
-  };
-  auto lastCheckpoint = Clock::now();
-  std::int64_t stepsHere = 0;
-  // Writes last.pt mid-epoch; `stopping` says so in the log.
-  const auto checkpointMidEpoch = [&](bool stopping) {
-    checkpoint({(runDir / "last.pt").string()});
-    lastCheckpoint = Clock::now();
-    if (stopping) logger->info("checkpoint written at epoch {} step {}: {}", state.epoch, state.step, (runDir / "last.pt").string());
-  };
-  // A signal reaches the ranks at different moments; they agree on it through the step's all-reduce.
-  bool signalAgreed = false;
-  const auto stopRequested = [&] {
-    const bool signalled = comm ? signalAgreed : StopSignalGuard::stopRequested() != 0;
-    return signalled || (tc.stop_after_steps > 0 && stepsHere >= tc.stop_after_steps);
-  };
-  std::int64_t reportedReplacements = 0;
-  for (; state.epoch <= tc.max_epochs; ++state.epoch) {
-    const int epoch = state.epoch;
-    model->train();
-    trainLoader.startEpoch(epoch, state.step);
-    std::int64_t batches = trainLoader.batchesInEpoch();
-    if (tc.max_batches_per_epoch > 0) batches = std::min(batches, tc.max_batches_per_epoch);
-    const auto firstStep = state.step;
-    ProgressMeter progress(logger, fmt::format("epoch {}", epoch), batches - firstStep, "steps", 10.0);
-    double lr = learningRate(tc, state.global_step, batches);
+  for (; state.epoch <= config.train.max_epochs; ++state.epoch) {
+    const auto batches = run.startEpoch();
     while (state.step < batches) {
-      if (stopRequested()) {
-        checkpointMidEpoch(true);
-        result.interrupted = true;
-        return result;
+      if (schedule.stopRequested()) {
+        run.checkpointMidEpoch(true);
+        return interrupted();
       }
-      auto loaded = trainLoader.next();
+      const auto loaded = run.nextBatch();
       if (!loaded) break;
-      const auto stepStart = Clock::now();
-      const auto batch = loaded->tensors->to(device);
-      lr = learningRate(tc, state.global_step, batches);
-      setLearningRate(optimizer, lr);
-      const bool timeDue =
-          tc.checkpoint_every_minutes > 0 && secondsSince(lastCheckpoint) >= 60 * tc.checkpoint_every_minutes;
-      // Flags all ranks act on together: a stop signal (any rank), a checkpoint due by time (rank 0's clock).
-      std::vector<float> flags{StopSignalGuard::stopRequested() != 0 ? 1.0f : 0.0f, lead && timeDue ? 1.0f : 0.0f};
-      pendingLosses.add(trainStep(model, optimizer, weighting, batch, device, bf16, comm.get(), &flags).detach(), epoch,
-                        state.step, loaded->host.index);
-      signalAgreed = flags[0] > 0;
-      state.candidates += comm ? static_cast<std::int64_t>(batch.size) * rank.world_size : batch.size;
-      state.seconds += secondsSince(stepStart);
-      ++state.step, ++state.global_step, ++stepsHere;
-      if (state.global_step % tc.log_every == 0) {
-        // Waiting here for the device is step time too: the steps themselves only queue work.
-        const auto settleStart = Clock::now();
-        const double value = pendingLosses.settle(state.loss_sum);
-        state.seconds += secondsSince(settleStart);
-        const double perStep = state.seconds / static_cast<double>(state.step);
-        logger->info("epoch {} step {}/{} loss {:.4f} lr {:.3g}, {:.0f} candidates/s, epoch ETA {:.0f}s", epoch,
-                     state.step, batches, value, lr, static_cast<double>(state.candidates) / state.seconds,
-                     perStep * static_cast<double>(batches - state.step));
-        if (events) {
-          events->scalar("train/step_loss", state.global_step, value);
-          events->scalar("train/learning_rate", state.global_step, lr);
-        }
-      }
-      progress.update(state.step - firstStep);
-      const bool stepDue = tc.checkpoint_every_steps > 0 && state.global_step % tc.checkpoint_every_steps == 0;
-      if ((stepDue || (comm ? flags[1] > 0 : timeDue)) && state.step < batches) {
-        checkpointMidEpoch(tc.exit_after_checkpoint);
-        if (tc.exit_after_checkpoint) {
-          result.interrupted = true;
-          return result;
-        }
+      auto agreement = schedule.localView();
+      run.update(*loaded, agreement);
+      schedule.stepped(agreement);
+      if (schedule.checkpointDue(state.global_step) && state.step < batches) {
+        run.checkpointMidEpoch(schedule.exitsAfterCheckpoint());
+        schedule.checkpointed();
+        if (schedule.exitsAfterCheckpoint()) return interrupted();
       }
     }
-    pendingLosses.settle(state.loss_sum);
-    ValidationScores scores;
-    EpochRecord record = validate(model, validLoader, device, weighting, bf16, scores, comm.get());
-    record.epoch = epoch;
-    record.train_loss = state.step > 0 ? state.loss_sum / static_cast<double>(state.step) : 0;
-    record.learning_rate = lr;
-    record.seconds = state.seconds;
-    record.candidates_per_s = state.seconds > 0 ? static_cast<double>(state.candidates) / state.seconds : 0;
-    state.history.push_back(record);
-    if (events) logEpoch(*events, record, state.global_step);
-    // data.non_finite: replace promises a count of what it replaced.
-    if (const auto replaced = train.replacedValues() + valid.replacedValues(); replaced > reportedReplacements) {
-      log::get("data")->warn("{} NaN/Inf feature values replaced by 0 so far (data.non_finite: replace)", replaced);
-      reportedReplacements = replaced;
-    }
-    log::get("valid")->info("epoch {}: train loss {:.4f}, valid loss {:.4f}, accuracy {:.4f}, AUC D_e {:.4f} D_mu {:.4f} "
-                            "D_jet {:.4f}, Medium-WP FPR D_e {:.3g} D_mu {:.3g} D_jet {:.3g}, {:.0f} candidates/s",
-                            epoch, record.train_loss, record.valid_loss, record.valid_accuracy, record.auc[0],
-                            record.auc[1], record.auc[2], record.medium_fpr[0], record.medium_fpr[1],
-                            record.medium_fpr[2], record.candidates_per_s);
 
-    const bool improved = state.best_epoch == 0 || record.valid_loss < state.best_valid_loss;
-    if (improved) {
-      state.best_epoch = epoch;
-      state.best_valid_loss = record.valid_loss;
-      state.stalled = 0;
-    } else {
-      ++state.stalled;
-    }
-    state.epoch_complete = true;
-    std::vector<std::string> paths{(runDir / "checkpoints" / fmt::format("epoch-{:03d}.pt", epoch)).string(),
-                                   (runDir / "last.pt").string()};
-    if (improved) paths.push_back((runDir / "best.pt").string());
-    checkpoint(paths);
-    // Under exit_after_checkpoint only a checkpoint the process exits after is kept by the batch
-    // system, so the interval keeps counting from there.
-    const bool periodicDue =
-        (tc.checkpoint_every_steps > 0 && state.global_step % tc.checkpoint_every_steps == 0) ||
-        anyRank(lead && tc.checkpoint_every_minutes > 0 && secondsSince(lastCheckpoint) >= 60 * tc.checkpoint_every_minutes);
-    if (!tc.exit_after_checkpoint) lastCheckpoint = Clock::now();
-    if (lead) {
-      if (improved) writeRocCurves(runDir / "roc-best.csv", scores);
-      pruneCheckpoints(runDir / "checkpoints", tc.keep_checkpoints, state.best_epoch);
-      writeHistory(runDir.string(), state.history);
-    }
+    ValidationScores scores;
+    const auto record = run.validateEpoch(scores);
+    const bool improved = TrainingSchedule::recordValidation(state.best_epoch, state.best_valid_loss, state.stalled,
+                                                             state.epoch, record.valid_loss);
+    run.saveEpoch(improved, scores);
+    const bool periodicDue = schedule.periodicCheckpointDue(state.global_step, [&](bool v) { return run.anyRank(v); });
+    schedule.epochCheckpointed();
     result = resultOf(state);
-    if (state.stalled >= tc.patience) {
+    if (schedule.patienceRunOut(state.stalled)) {
       logger->info("early stopping: no better validation loss for {} epochs (best: epoch {})", state.stalled,
                    state.best_epoch);
       result.early_stopped = true;
       break;
     }
-    signalAgreed = anyRank(StopSignalGuard::stopRequested() != 0);
-    if (epoch < tc.max_epochs && (stopRequested() || (tc.exit_after_checkpoint && periodicDue))) {
-      logger->info("stopping after epoch {} as asked; its checkpoint is {}", epoch, (runDir / "last.pt").string());
-      result.interrupted = true;
-      break;
+    schedule.signalAgreed(run.anyRank(StopSignalGuard::stopRequested() != 0));
+    if (!schedule.lastEpoch(state.epoch) &&
+        (schedule.stopRequested() || (schedule.exitsAfterCheckpoint() && periodicDue))) {
+      logger->info("stopping after epoch {} as asked; its checkpoint is {}", state.epoch,
+                   (run.runDir() / "last.pt").string());
+      return interrupted();
     }
     startNextEpoch(state);
   }
