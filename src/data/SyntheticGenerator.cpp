@@ -99,7 +99,7 @@ struct DecayMode {
   int index, charged, pi0;
   double fraction, massScale;
 };
-// Hadronic tau decays of REFERENCE.md §1 (other modes folded in proportionally).
+// Hadronic tau decays of docs/physics.md §1 (other modes folded in proportionally).
 constexpr std::array<DecayMode, 5> kDecayModes{{{0, 1, 0, 11.5, 0.25},
                                                 {1, 1, 1, 25.9, 0.75},
                                                 {2, 1, 2, 9.5, 0.95},

@@ -1,5 +1,5 @@
 #pragma once
-// Token pruning (REFERENCE.md §4): a dR cut per token and a per-collection cap with seeded
+// Token pruning (docs/physics.md §4): a dR cut per token and a per-collection cap with seeded
 // random removal.
 #include <cstdint>
 #include <vector>

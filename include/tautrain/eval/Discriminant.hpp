@@ -1,5 +1,5 @@
 #pragma once
-// Discriminants D_alpha = y_tau / (y_tau + y_alpha) and their exact ROC AUC (REFERENCE.md §5).
+// Discriminants D_alpha = y_tau / (y_tau + y_alpha) and their exact ROC AUC (docs/physics.md §5).
 #include <array>
 #include <cstdint>
 #include <string>
@@ -70,10 +70,10 @@ DiscriminantInput discriminantInput(const std::vector<float>& probabilities, con
 RocCurve discriminantRoc(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
                          int background, const std::vector<float>& weights = {});
 
-/// CMS "Medium" working points (REFERENCE.md §5) of D_e, D_mu, D_jet.
+/// CMS "Medium" working points (docs/physics.md §5) of D_e, D_mu, D_jet.
 inline constexpr std::array<double, 3> kMediumTpr = {0.90, 0.998, 0.70};
 
-/// The CMS DeepTau working points (REFERENCE.md §5): target TPR of D_e, D_mu, D_jet; 0 where
+/// The CMS DeepTau working points (docs/physics.md §5): target TPR of D_e, D_mu, D_jet; 0 where
 /// a discriminant has no such point.
 struct WorkingPoint {
   const char* name;

@@ -1,5 +1,5 @@
 #pragma once
-// The `eval` section: the evaluation window and extra working points (REFERENCE.md §5).
+// The `eval` section: the evaluation window and extra working points (docs/physics.md §5).
 #include <cstdint>
 #include <vector>
 

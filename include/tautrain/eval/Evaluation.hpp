@@ -1,6 +1,6 @@
 #pragma once
 // Working-point and knee tables and ROC curves of D_e, D_mu, D_jet per model and selection
-// (REFERENCE.md §5), and the files they are written to.
+// (docs/physics.md §5), and the files they are written to.
 #include <string>
 #include <vector>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Data-scaling fits y(N) = A * N^(-alpha) + c with c >= 0 (REFERENCE.md §5).
+// Data-scaling fits y(N) = A * N^(-alpha) + c with c >= 0 (docs/physics.md §5).
 #include <string>
 #include <vector>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Studies over several models (REFERENCE.md §5): the spread of a seed ensemble, and which
+// Studies over several models (docs/physics.md §5): the spread of a seed ensemble, and which
 // epoch early stopping with a given patience would have kept.
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 #pragma once
-// Sizes of the TauTransformer (REFERENCE.md §3); the defaults are the thesis model.
+// Sizes of the TauTransformer (docs/physics.md §3); the defaults are the thesis model.
 #include <string>
 
 #include "tautrain/core/Error.hpp"

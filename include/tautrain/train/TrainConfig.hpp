@@ -1,5 +1,5 @@
 #pragma once
-// The `train` section: optimiser, early stopping and device (REFERENCE.md §4).
+// The `train` section: optimiser, early stopping and device (docs/physics.md §4).
 #include <cstdint>
 #include <string>
 #include <vector>
