@@ -9,6 +9,7 @@
 
 #include "tautrain/cli/Commands.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Measure.hpp"
 #include "tautrain/core/Machine.hpp"
 #include "tautrain/core/Version.hpp"
 #include "tautrain/data/Dataset.hpp"
@@ -36,8 +37,6 @@ struct LoaderBenchOptions {
   std::string json;
 };
 
-using Clock = std::chrono::steady_clock;
-double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 /// A benchmark's scratch directory (its shards can take gigabytes): removed when the benchmark
 /// ends, by an error too, unless the user named it.
@@ -59,22 +58,6 @@ class ScratchDirectory {
   bool m_keep;
 };
 
-/// Real tokens over padded tokens of one epoch's plan.
-double paddingEfficiency(const std::vector<std::uint32_t>& counts, const std::vector<data::Block>& blocks,
-                         data::BatchingOptions options) {
-  const auto plan = data::planEpoch(counts, blocks, options, /*seed=*/1, /*epoch=*/0);
-  double real = 0, padded = 0;
-  for (const auto& batch : plan.batches) {
-    std::uint32_t longest = 0;
-    for (auto i : batch) {
-      real += counts[i];
-      longest = std::max(longest, counts[i]);
-    }
-    padded += static_cast<double>(longest) * batch.size();
-  }
-  return padded > 0 ? real / padded : 0;
-}
-
 void runLoaderBench(const LoaderBenchOptions& options) {
   auto logger = log::get("bench");
   namespace fs = std::filesystem;
@@ -89,17 +72,17 @@ void runLoaderBench(const LoaderBenchOptions& options) {
   generatorConfig.output = dir;
   // Generation alone (one thread, in memory), then with shard writing on all threads.
   const data::SyntheticGenerator generator(schema, generatorConfig);
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   const std::int64_t chunk = 2048, chunks = 10;  // the chunk size writeShards uses
   for (std::int64_t k = 0; k < chunks; ++k) generator.generate(k * chunk, chunk);
   const double generateOneThread = chunk * chunks / secondsSince(start);
-  start = Clock::now();
+  start = SteadyClock::now();
   const auto paths = generator.writeShards();
   const double generateSeconds = secondsSince(start);
   logger->info("generated {} thesis-like candidates in {:.1f}s", options.candidates, generateSeconds);
 
   const data::Dataset dataset(paths, schema);
-  start = Clock::now();
+  start = SteadyClock::now();
   const auto scaler = data::StandardScaler::fit(dataset, 1);
   const double scalerRate = dataset.size() / secondsSince(start);
 
@@ -110,8 +93,8 @@ void runLoaderBench(const LoaderBenchOptions& options) {
   random.smart = false;
   const auto counts = dataset.tokenCounts({});
   const auto blocks = dataset.blocks(256);
-  const double smartEfficiency = paddingEfficiency(counts, blocks, smart);
-  const double randomEfficiency = paddingEfficiency(counts, blocks, random);
+  const double smartEfficiency = data::paddingEfficiency(counts, data::planEpoch(counts, blocks, smart, /*seed=*/1, /*epoch=*/0));
+  const double randomEfficiency = data::paddingEfficiency(counts, data::planEpoch(counts, blocks, random, /*seed=*/1, /*epoch=*/0));
 
   const int maxThreads = options.maxThreads > 0 ? options.maxThreads : static_cast<int>(std::thread::hardware_concurrency());
   nlohmann::json threads = nlohmann::json::array();
@@ -121,7 +104,7 @@ void runLoaderBench(const LoaderBenchOptions& options) {
     loaderOptions.batching = smart;
     loaderOptions.threads = t;
     data::Loader loader(dataset, scaler, loaderOptions);
-    start = Clock::now();
+    start = SteadyClock::now();
     loader.startEpoch(0);
     std::int64_t candidates = 0;
     while (auto batch = loader.next()) candidates += batch->host.size;
@@ -329,7 +312,7 @@ eval::ScoreTable syntheticScores(std::int64_t n) {
 void runRocBench(const RocBenchOptions& options) {
   const auto table = syntheticScores(options.candidates);
   // One discriminant on all candidates: taus and jets, about half of them.
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   const auto in = eval::discriminantInput(table.probabilities, table.label, 3, table.weight);
   const auto curve = eval::rocCurve(in.score, in.signal, in.weight);
   eval::rocAuc(curve);
@@ -337,12 +320,12 @@ void runRocBench(const RocBenchOptions& options) {
   for (const auto& wp : eval::kWorkingPoints) eval::pointAtTpr(curve, wp.tpr[2]);
   const double one = secondsSince(start);
   // Everything `tautrain roc` computes: 3 discriminants on the window and on 5 decay modes.
-  start = Clock::now();
+  start = SteadyClock::now();
   const auto results = eval::evaluate(table, eval::EvalConfig{});
   const double all = secondsSince(start);
   // Baseline: sorting the same scores alone, the O(n log n) floor of any exact ROC.
   auto sorted = in.score;
-  start = Clock::now();
+  start = SteadyClock::now();
   std::sort(sorted.begin(), sorted.end(), std::greater<>());
   const double sortOnly = secondsSince(start);
   std::cout << "machine: " << machineDescription() << "\n"

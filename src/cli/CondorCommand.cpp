@@ -17,7 +17,7 @@
 #include "tautrain/core/Version.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Shard.hpp"
-#include "tautrain/dist/Condor.hpp"
+#include "tautrain/jobs/Condor.hpp"
 #include "tautrain/io/Json.hpp"
 #include "tautrain/train/Benchmark.hpp"
 #include "tautrain/train/Checkpoint.hpp"
@@ -68,13 +68,13 @@ struct Resources {
 std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
 
 /// The commands every job shares: program, arguments, resources, file transfer, logs.
-dist::SubmitFile jobFile(const std::string& what, const Resources& r, const std::vector<std::string>& arguments,
+jobs::SubmitFile jobFile(const std::string& what, const Resources& r, const std::vector<std::string>& arguments,
                          int gpus, const std::string& logName) {
-  dist::SubmitFile file(what + " (written by " + versionString() + "; see docs/htcondor.md)");
+  jobs::SubmitFile file(what + " (written by " + versionString() + "; see docs/htcondor.md)");
   file.set("universe", "vanilla");
   file.set("executable", r.executable.empty() ? executablePath() : r.executable);
   file.set("transfer_executable", "false");
-  file.set("arguments", dist::condorArguments(arguments));
+  file.set("arguments", jobs::condorArguments(arguments));
   file.set("environment", "\"GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=" + std::to_string(r.cpus) + "\"");
   file.set("should_transfer_files", "YES");
   file.set("when_to_transfer_output", "ON_EXIT");
@@ -95,7 +95,7 @@ dist::SubmitFile jobFile(const std::string& what, const Resources& r, const std:
 
 /// A training job of `config` writing RUN: self-checkpointing, resumed wherever HTCondor restarts
 /// it. `moreArguments` is appended as written (a DAG's $(VARS)).
-dist::SubmitFile trainingJob(const config::RunConfig& config, const Resources& r, const std::string& configFile,
+jobs::SubmitFile trainingJob(const config::RunConfig& config, const Resources& r, const std::string& configFile,
                              const std::string& run, const std::string& moreArguments = "") {
   std::vector<std::string> arguments;
   if (r.gpus > 1) arguments = {"launch", "--nproc-per-node", std::to_string(r.gpus), "--master-port", "0", "--"};
@@ -105,7 +105,7 @@ dist::SubmitFile trainingJob(const config::RunConfig& config, const Resources& r
   auto file = jobFile(r.gpus > 1 ? "data-parallel training on " + std::to_string(r.gpus) + " GPUs" : "training", r,
                       arguments, r.gpus, "train");
   if (!moreArguments.empty()) {
-    auto text = dist::condorArguments(arguments);
+    auto text = jobs::condorArguments(arguments);
     file.set("arguments", text.insert(text.size() - 1, " " + moreArguments));
   }
   file.set("transfer_input_files", configFile);
@@ -116,7 +116,7 @@ dist::SubmitFile trainingJob(const config::RunConfig& config, const Resources& r
   file.set("transfer_checkpoint_files", run);
   if (r.gpus == 0) return file;
   const auto estimate =
-      dist::estimateGpuMemoryMb(config, [&] {
+      jobs::estimateGpuMemoryMb(config, [&] {
         const auto sizes = train::parameterSizes(config);
         return std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0});
       }(), r.longest_tokens);
@@ -199,7 +199,7 @@ std::string dagText(const std::string& comment, const std::vector<Node>& nodes,
 }
 
 /// Scoring job: evaluates $(checkpoint) (in directory $(run), transferred) on the test data.
-dist::SubmitFile scoringJob(const Resources& r, const std::vector<std::string>& data) {
+jobs::SubmitFile scoringJob(const Resources& r, const std::vector<std::string>& data) {
   const int gpus = r.gpus > 0 ? 1 : 0;
   std::vector<std::string> arguments{"evaluate", "--checkpoints", "$(checkpoint)", "--name", "$(name)",
                                      "--device", jobDevice(gpus), "--data"};
@@ -212,7 +212,7 @@ dist::SubmitFile scoringJob(const Resources& r, const std::vector<std::string>& 
 }
 
 /// The final node: a tautrain command over the results its parents brought back.
-dist::SubmitFile finalJob(const Resources& r, const std::string& what, const std::vector<std::string>& arguments,
+jobs::SubmitFile finalJob(const Resources& r, const std::string& what, const std::vector<std::string>& arguments,
                           const std::vector<std::string>& inputs, const std::string& output) {
   auto file = jobFile(what, r, arguments, 0, "final");
   file.set("transfer_input_files", fmt::format("{}", fmt::join(inputs, ",")));

@@ -9,7 +9,7 @@
 #include "tautrain/io/Json.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
-#include "tautrain/dist/Condor.hpp"
+#include "tautrain/jobs/Condor.hpp"
 #include "tautrain/dist/Launcher.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/model/TauTransformer.hpp"
@@ -59,7 +59,7 @@ void addTrainCommands(CLI::App& app) {
     const auto& options = *trainOptions;
     // Rank 0 alone writes the run directory of a data-parallel run.
     const bool lead = dist::rankFromEnvironment().rank == 0;
-    if (const auto job = dist::condorJobFromEnvironment(); job.inside && lead)
+    if (const auto job = jobs::condorJobFromEnvironment(); job.inside && lead)
       log::get("train")->info("HTCondor job {} in {}, GPUs [{}]", job.id(), job.scratch, fmt::join(job.gpus, ", "));
     config::RunConfig config;
     std::string checkpoint, resume = options.resume;

@@ -131,4 +131,17 @@ EpochPlan planRankShare(const std::vector<std::uint32_t>& tokenCounts, const std
   return mine;
 }
 
+double paddingEfficiency(const std::vector<std::uint32_t>& tokenCounts, const EpochPlan& plan) {
+  double real = 0, padded = 0;
+  for (const auto& batch : plan.batches) {
+    std::uint32_t longest = 0;
+    for (const auto i : batch) {
+      real += tokenCounts[i];
+      longest = std::max(longest, tokenCounts[i]);
+    }
+    padded += static_cast<double>(longest) * static_cast<double>(batch.size());
+  }
+  return padded > 0 ? real / padded : 0;
+}
+
 }  // namespace tautrain::data

@@ -5,16 +5,12 @@
 #include <algorithm>
 #include <chrono>
 
+#include "tautrain/core/Measure.hpp"
 #include "tautrain/dist/Communicator.hpp"
 
 namespace tautrain::dist {
 
 namespace {
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 void synchronize(bool cuda) {
   if (cuda) torch::cuda::synchronize();
@@ -28,21 +24,20 @@ AllReduceTiming timeAllReduce(Communicator& comm, const std::vector<std::int64_t
   std::vector<at::Tensor> tensors;
   std::int64_t elements = 0;
   for (const auto n : tensorSizes) tensors.push_back(torch::ones({n}, options)), elements += n;
-  using Clock = std::chrono::steady_clock;
   std::vector<double> reduce, copy;
   for (int i = 0; i < iterations + 3; ++i) {  // the first three warm up
     comm.barrier();
     synchronize(cuda);
-    auto start = Clock::now();
+    auto start = SteadyClock::now();
     comm.allReduceSum(tensors);
     synchronize(cuda);
-    const double reduceSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double reduceSeconds = secondsSince(start);
     auto source = torch::cat(tensors), target = torch::empty_like(source);
     synchronize(cuda);
-    start = Clock::now();
+    start = SteadyClock::now();
     target.copy_(source);
     synchronize(cuda);
-    const double copySeconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double copySeconds = secondsSince(start);
     if (i >= 3) reduce.push_back(reduceSeconds), copy.push_back(copySeconds);
     for (auto& t : tensors) t.fill_(1.0f);  // keep values finite over many sums
   }

@@ -17,7 +17,7 @@
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
-#include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 
 namespace tautrain::dist {
 
@@ -50,7 +50,7 @@ struct Communicator::Impl {
   std::string backendName;
   double bucketBytes = 0;
   Milliseconds timeout{0};
-  c10::intrusive_ptr<model::compat::CollectiveBackend> group;
+  c10::intrusive_ptr<compat::CollectiveBackend> group;
 
   /// Waits for a collective; any failure becomes an Error naming it, the rank and the timeout.
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) const {

@@ -1,4 +1,5 @@
 #include "tautrain/dist/Launcher.hpp"
+#include "tautrain/dist/RankInfo.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +16,6 @@
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Machine.hpp"
-#include "tautrain/dist/Condor.hpp"
 
 extern char** environ;
 

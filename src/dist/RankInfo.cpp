@@ -1,6 +1,7 @@
 #include "tautrain/dist/RankInfo.hpp"
 
 #include <cstdlib>
+#include <sstream>
 #include <string>
 
 #include "tautrain/core/Error.hpp"
@@ -55,6 +56,18 @@ RankInfo rankFromEnvironment() {
   TAUTRAIN_CHECK_KEY(info.master_port > 0 && info.master_port < 65536, "MASTER_PORT", "is ", info.master_port,
                      ", not a TCP port");
   return info;
+}
+
+std::vector<std::string> visibleDevices(const std::string& cudaVisibleDevices) {
+  std::vector<std::string> devices;
+  std::stringstream in(cudaVisibleDevices);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
+    // CUDA stops at the first invalid entry (e.g. -1 hides all GPUs).
+    if (first == std::string::npos || item[first] == '-') break;
+    devices.push_back(item.substr(first, last - first + 1));
+  }
+  return devices;
 }
 
 }  // namespace tautrain::dist

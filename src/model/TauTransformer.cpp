@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 
 namespace tautrain::model {
 

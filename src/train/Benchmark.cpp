@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Measure.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
@@ -20,7 +21,6 @@ namespace tautrain::train {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 /// Waits for the work queued on a GPU, so that clocks and counters see it done.
 void waitFor(const torch::Device& device) {
@@ -48,14 +48,14 @@ template <typename Work>
 double rate(const std::vector<data::LoadedBatch>& batches, std::int64_t warmup, const torch::Device& device, Work work) {
   for (std::int64_t i = 0; i < warmup; ++i) work(batches[i].tensors->to(device));
   waitFor(device);
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   std::int64_t candidates = 0;
   for (std::size_t i = warmup; i < batches.size(); ++i) {
     candidates += batches[i].host.size;
     work(batches[i].tensors->to(device));
   }
   waitFor(device);
-  return static_cast<double>(candidates) / std::chrono::duration<double>(Clock::now() - start).count();
+  return static_cast<double>(candidates) / secondsSince(start);
 }
 
 /// Real over padded tokens of the timed batches.
@@ -100,10 +100,10 @@ template <typename Work>
 double secondsPerCall(const torch::Device& device, int repeats, Work work) {
   for (int i = 0; i < 2; ++i) work();
   waitFor(device);
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   for (int i = 0; i < repeats; ++i) work();
   waitFor(device);
-  return std::chrono::duration<double>(Clock::now() - start).count() / repeats;
+  return secondsSince(start) / repeats;
 }
 
 DevicePeak measurePeak(const torch::Device& device, bool bf16, bool tf32) {
@@ -143,11 +143,6 @@ std::int64_t topLevelOperators(const torch::Device& device, const std::function<
   waitFor(device);
   at::removeCallback(handle);
   return g_topLevelOperators.load();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 }  // namespace
@@ -205,18 +200,18 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
       model->to(device);
       MultiTensorAdam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.learning_rate));
       model->train();
-      model::compat::resetPeakDeviceMemory(device);
+      compat::resetPeakDeviceMemory(device);
       trainRates[v].push_back(rate(batches, options.warmup_steps, device, [&](const auto& batch) {
         trainStep(model, optimizer, weighting, batch, device, bf16);
       }));
-      rows[v].train_peak_memory_bytes = std::max(rows[v].train_peak_memory_bytes, model::compat::peakDeviceMemory(device));
+      rows[v].train_peak_memory_bytes = std::max(rows[v].train_peak_memory_bytes, compat::peakDeviceMemory(device));
       const auto sample = batches.back().tensors->to(device);
       rows[v].train_operators_per_step =
           topLevelOperators(device, [&] { trainStep(model, optimizer, weighting, sample, device, bf16); });
       model->eval();
       torch::NoGradGuard noGrad;
       const auto infer = [&](const data::TensorBatch& batch) {
-        model::compat::AutocastGuard autocast(device, bf16);
+        compat::AutocastGuard autocast(device, bf16);
         model->forward(batch);
       };
       inferRates[v].push_back(rate(batches, options.warmup_steps, device, infer));

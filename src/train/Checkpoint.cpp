@@ -8,7 +8,7 @@
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/io/Json.hpp"
-#include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 
 namespace tautrain::train {
 
@@ -39,8 +39,8 @@ torch::serialize::InputArchive openArchive(const std::string& path, const torch:
 }  // namespace
 
 torch::Tensor rankRngState(const torch::Device& device) {
-  auto row = model::compat::rngState(torch::kCPU).reshape({-1});
-  if (device.is_cuda()) row = torch::cat({row, model::compat::rngState(device).cpu().reshape({-1})});
+  auto row = compat::rngState(torch::kCPU).reshape({-1});
+  if (device.is_cuda()) row = torch::cat({row, compat::rngState(device).cpu().reshape({-1})});
   return row.unsqueeze(0);
 }
 
@@ -53,8 +53,8 @@ void saveCheckpoint(const std::vector<std::string>& paths, const torch::nn::Modu
   archive.write("model", modelArchive);
   archive.write("optimizer", optimizerArchive);
   archive.write("state", c10::IValue(stateToJson(state).dump()));
-  archive.write("rng_cpu", model::compat::rngState(torch::kCPU));
-  if (device.is_cuda()) archive.write("rng_device", model::compat::rngState(device));
+  archive.write("rng_cpu", compat::rngState(torch::kCPU));
+  if (device.is_cuda()) archive.write("rng_device", compat::rngState(device));
   if (rankRng.defined()) archive.write("rng_ranks", rankRng.cpu());
   std::ostringstream bytes;
   archive.save_to(bytes);
@@ -109,15 +109,15 @@ bool restoreCheckpoint(const std::string& path, torch::nn::Module& model, torch:
       // Each rank continues its own dropout stream; a checkpoint of another world size has none.
       if (!archive.try_read("rng_ranks", rng) || rng.size(0) != worldSize) return false;
       const auto row = rng[rank];
-      const auto cpuBytes = model::compat::rngState(torch::kCPU).numel();
-      model::compat::setRngState(torch::kCPU, row.narrow(0, 0, cpuBytes).clone());
+      const auto cpuBytes = compat::rngState(torch::kCPU).numel();
+      compat::setRngState(torch::kCPU, row.narrow(0, 0, cpuBytes).clone());
       if (device.is_cuda())
-        model::compat::setRngState(device, row.narrow(0, cpuBytes, row.size(0) - cpuBytes).clone());
+        compat::setRngState(device, row.narrow(0, cpuBytes, row.size(0) - cpuBytes).clone());
       return true;
     }
     archive.read("rng_cpu", rng);
-    model::compat::setRngState(torch::kCPU, rng.cpu());
-    if (device.is_cuda() && archive.try_read("rng_device", rng)) model::compat::setRngState(device, rng.cpu());
+    compat::setRngState(torch::kCPU, rng.cpu());
+    if (device.is_cuda() && archive.try_read("rng_device", rng)) compat::setRngState(device, rng.cpu());
   } catch (const c10::Error& e) {
     throw DataError(path + ": checkpoint does not fit this model or optimizer: " + e.what_without_backtrace());
   }

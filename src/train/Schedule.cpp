@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tautrain/core/Measure.hpp"
 #include "tautrain/core/StopSignals.hpp"
 
 namespace tautrain::train {
@@ -61,8 +62,7 @@ bool TrainingSchedule::stepDue(std::int64_t globalStep) const {
 }
 
 bool TrainingSchedule::timedCheckpointDue() const {
-  return m_config.checkpoint_every_minutes > 0 &&
-         std::chrono::duration<double>(Clock::now() - m_lastCheckpoint).count() >= 60 * m_config.checkpoint_every_minutes;
+  return m_config.checkpoint_every_minutes > 0 && secondsSince(m_lastCheckpoint) >= 60 * m_config.checkpoint_every_minutes;
 }
 
 }  // namespace tautrain::train

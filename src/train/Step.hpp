@@ -4,15 +4,15 @@
 #include <torch/torch.h>
 
 #include "tautrain/core/Error.hpp"
-#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/config/DataConfig.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/data/TensorBatch.hpp"
 #include "tautrain/dist/Communicator.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/model/TauTransformer.hpp"
-#include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/train/Schedule.hpp"
-#include "tautrain/train/TrainConfig.hpp"
+#include "tautrain/config/TrainConfig.hpp"
 
 namespace tautrain::train {
 
@@ -32,7 +32,7 @@ inline torch::Device setUpDevice(const TrainConfig& config, const dist::RankInfo
     device = torch::Device(torch::kCUDA,
                            static_cast<c10::DeviceIndex>(rank.local_rank % static_cast<int>(torch::cuda::device_count())));
   if (config.torch_threads > 0) torch::set_num_threads(config.torch_threads);
-  model::compat::setCudaMath(config.allow_tf32, config.cudnn_benchmark);
+  compat::setCudaMath(config.allow_tf32, config.cudnn_benchmark);
   return device;
 }
 
@@ -84,7 +84,7 @@ inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optim
   optimizer.zero_grad();
   torch::Tensor logits;
   {
-    model::compat::AutocastGuard autocast(device, bf16);
+    compat::AutocastGuard autocast(device, bf16);
     logits = model->forward(batch);
   }
   const auto [lossSum, weightSum] = weighting.sums(logits, batch);
@@ -114,7 +114,7 @@ inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optim
   std::vector<torch::Tensor> gradients;
   for (auto& p : parameters)
     if (p.grad().defined()) gradients.push_back(p.grad());
-  model::compat::multiplyAll(gradients, totals[1].reciprocal());
+  compat::multiplyAll(gradients, totals[1].reciprocal());
   optimizer.step();
   return totals[0] / totals[1];
 }
@@ -130,7 +130,7 @@ void predict(model::TauTransformer& model, data::Loader& loader, const torch::De
     const auto batch = loaded->tensors->to(device);
     torch::Tensor logits;
     {
-      model::compat::AutocastGuard autocast(device, bf16);
+      compat::AutocastGuard autocast(device, bf16);
       logits = model->forward(batch).to(torch::kFloat);
     }
     use(*loaded, batch, logits);

@@ -9,6 +9,7 @@
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Measure.hpp"
 #include "tautrain/core/Progress.hpp"
 #include "tautrain/core/Random.hpp"
 #include "tautrain/core/StopSignals.hpp"
@@ -21,7 +22,7 @@
 #include "tautrain/io/Json.hpp"
 #include "tautrain/io/TensorBoard.hpp"
 #include "tautrain/model/TauTransformer.hpp"
-#include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/train/Checkpoint.hpp"
 #include "tautrain/train/MultiTensorAdam.hpp"
 #include "tautrain/train/Schedule.hpp"
@@ -32,10 +33,6 @@ namespace tautrain::train {
 namespace fs = std::filesystem;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 /// Validation outputs kept for the ROC curves of the best epoch.
 struct ValidationScores {
@@ -293,7 +290,7 @@ class Run {
   /// One optimisation step on `loaded`, agreeing with the other ranks on `agreement`; logs it
   /// every train.log_every steps.
   void update(const data::LoadedBatch& loaded, StepAgreement& agreement) {
-    const auto stepStart = Clock::now();
+    const auto stepStart = SteadyClock::now();
     const auto batch = loaded.tensors->to(m_device);
     m_lr = learningRate(m_config.train, state.global_step, m_epochBatches);
     setLearningRate(*m_optimizer, m_lr);
@@ -428,7 +425,7 @@ class Run {
 
   void logStep() {
     // Waiting here for the device is step time too: the steps themselves only queue work.
-    const auto settleStart = Clock::now();
+    const auto settleStart = SteadyClock::now();
     const double value = m_pendingLosses.settle(state.loss_sum);
     state.seconds += secondsSince(settleStart);
     const double perStep = state.seconds / static_cast<double>(state.step);

@@ -112,10 +112,12 @@ TEST(Cli, SigtermCheckpointsAndExitsWithTheCheckpointCodeThenResumeContinues) {
       " --set model.d_model=8 --set model.heads=2 --set model.layers=1 --set model.embed_hidden=16"
       " --set model.d_ff=16 --set model.decoder_hidden1=16 --set model.decoder_hidden2=8";
   // Would train for hours; timeout sends SIGTERM after 6 s and passes the exit code through.
+  // --foreground: otherwise timeout signals its process group as well, and a second SIGTERM
+  // arriving after the first was handled means "stop now" (exit 143), not a checkpoint.
   const auto stopped = runTautrain("train -o " + run + " --set data.files=[" + dir.file("data") +
                                    "] --set data.batch_size=50 --set train.max_epochs=1000 --set train.checkpoint_exit_code=77" +
                                    model,
-                                   "timeout --preserve-status -s TERM 6 ");
+                                   "timeout --foreground --preserve-status -s TERM 6 ");
   EXPECT_EQ(stopped.code, 77) << stopped.output;
   EXPECT_NE(stopped.output.find("tautrain train --resume " + run), std::string::npos) << stopped.output;
   const auto before = tautrain::train::readCheckpointState(run + "/last.pt");

@@ -21,16 +21,6 @@ std::vector<std::uint32_t> randomCounts(int n, std::uint64_t seed) {
   return counts;
 }
 
-double efficiency(const std::vector<std::uint32_t>& counts, const EpochPlan& plan) {
-  double real = 0, padded = 0;
-  for (const auto& b : plan.batches) {
-    std::uint32_t longest = 0;
-    for (auto i : b) real += counts[i], longest = std::max(longest, counts[i]);
-    padded += double(longest) * b.size();
-  }
-  return real / padded;
-}
-
 }  // namespace
 
 TEST(Batching, SmartBatchesGroupSimilarLengthsExactly) {
@@ -109,8 +99,8 @@ TEST(Batching, SmartBatchingPadsFarLessThanRandom) {
   const auto blocks = makeBlocks({20000}, 256);
   BatchingOptions smart, random;
   random.smart = false;
-  const double smartEfficiency = efficiency(counts, planEpoch(counts, blocks, smart, 1, 0));
-  const double randomEfficiency = efficiency(counts, planEpoch(counts, blocks, random, 1, 0));
+  const double smartEfficiency = paddingEfficiency(counts, planEpoch(counts, blocks, smart, 1, 0));
+  const double randomEfficiency = paddingEfficiency(counts, planEpoch(counts, blocks, random, 1, 0));
   EXPECT_GT(smartEfficiency, 0.95);
   EXPECT_LT(randomEfficiency, 0.6);
 }

@@ -152,6 +152,11 @@ struct AgreementCase {
   std::string class_weights;
 };
 
+// How gtest shows the parameter in test listings (otherwise as raw, partly uninitialised bytes).
+void PrintTo(const AgreementCase& c, std::ostream* out) {
+  *out << "data seed " << c.data_seed << ", class weights " << c.class_weights;
+}
+
 class DataParallelAgreement : public ::testing::TestWithParam<AgreementCase> {};
 
 TEST_P(DataParallelAgreement, TwoRanksTakeTheStepsOfOneProcessWithTheGlobalBatchEpochAfterEpoch) {

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "tautrain/core/Error.hpp"
-#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/config/DataConfig.hpp"
 #include "tautrain/data/ExampleCodec.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/io/TfExample.hpp"

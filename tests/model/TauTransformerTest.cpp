@@ -7,7 +7,7 @@
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/model/Cost.hpp"
-#include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 
 using namespace tautrain;
 
@@ -105,7 +105,7 @@ TEST(TauTransformer, FusedAttentionAgreesWithTheReferenceOrIsRefusedByOldLibTorc
   Fixture f;
   auto fusedConfig = smallModel();
   fusedConfig.attention = "fused";
-  if (!model::compat::kHasFusedAttention) {
+  if (!compat::kHasFusedAttention) {
     EXPECT_THROW(model::TauTransformer(f.schema, fusedConfig), ConfigError);
     return;
   }
@@ -183,7 +183,7 @@ TEST_P(EveryLayout, Bf16AutocastComputesInBf16CloseToFp32AndLeavesTheWeightsFp32
   const auto fp32 = model->forward(batch);
   torch::Tensor bf16;
   {
-    model::compat::AutocastGuard autocast(torch::kCPU, true);
+    compat::AutocastGuard autocast(torch::kCPU, true);
     bf16 = model->forward(batch);
   }
   EXPECT_EQ(fp32.scalar_type(), torch::kFloat);

@@ -3,12 +3,12 @@
 #include <cstdint>
 #include <string>
 
-#include "tautrain/data/DataConfig.hpp"
-#include "tautrain/data/GeneratorConfig.hpp"
-#include "tautrain/dist/DistConfig.hpp"
-#include "tautrain/eval/EvalConfig.hpp"
-#include "tautrain/model/ModelConfig.hpp"
-#include "tautrain/train/TrainConfig.hpp"
+#include "tautrain/config/DataConfig.hpp"
+#include "tautrain/config/GeneratorConfig.hpp"
+#include "tautrain/config/DistConfig.hpp"
+#include "tautrain/config/EvalConfig.hpp"
+#include "tautrain/config/ModelConfig.hpp"
+#include "tautrain/config/TrainConfig.hpp"
 
 namespace tautrain::config {
 

@@ -46,6 +46,10 @@ EpochPlan planRankShare(const std::vector<std::uint32_t>& tokenCounts, const std
                         const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, RankShare share,
                         int rank, int worldSize);
 
+/// Real tokens over padded tokens of `plan`'s batches, each padded to its longest candidate:
+/// what smart batching is for.
+double paddingEfficiency(const std::vector<std::uint32_t>& tokenCounts, const EpochPlan& plan);
+
 EpochPlan planEpoch(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
                     const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, int rank = 0,
                     int worldSize = 1);

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "tautrain/data/Batching.hpp"
-#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/config/DataConfig.hpp"
 #include "tautrain/data/Shard.hpp"
 
 namespace tautrain::data {

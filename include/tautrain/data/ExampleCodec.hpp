@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "tautrain/data/CandidateBlock.hpp"
-#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/config/DataConfig.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/io/TfExample.hpp"
 

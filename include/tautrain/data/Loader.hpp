@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "tautrain/data/Batching.hpp"
-#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/config/DataConfig.hpp"
 #include "tautrain/data/HostBatch.hpp"
 #include "tautrain/data/Pruning.hpp"
 #include "tautrain/data/Scaler.hpp"

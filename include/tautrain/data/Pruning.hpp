@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "tautrain/data/CandidateBlock.hpp"
-#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/config/DataConfig.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 
 namespace tautrain::data {

@@ -7,7 +7,7 @@
 
 #include "tautrain/data/CandidateBlock.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
-#include "tautrain/data/GeneratorConfig.hpp"
+#include "tautrain/config/GeneratorConfig.hpp"
 
 namespace tautrain::data {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "tautrain/data/DataConfig.hpp"
+#include "tautrain/config/DataConfig.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 
 namespace tautrain::data {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "tautrain/dist/DistConfig.hpp"
+#include "tautrain/config/DistConfig.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 
 namespace at {

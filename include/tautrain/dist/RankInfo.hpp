@@ -2,6 +2,7 @@
 // Where this process sits in a data-parallel run, from the environment that torchrun,
 // `tautrain launch`, Slurm or Open MPI set up.
 #include <string>
+#include <vector>
 
 namespace tautrain::dist {
 
@@ -22,5 +23,9 @@ struct RankInfo {
 /// else SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID, else OMPI_COMM_WORLD_*; none: one process.
 /// A malformed or inconsistent value is a ConfigError naming the variable.
 RankInfo rankFromEnvironment();
+
+/// The GPUs a process may use as CUDA_VISIBLE_DEVICES lists them: indices ("0,2"), GPU UUIDs
+/// ("GPU-8f1c..."), MIG instances ("MIG-..." or "MIG-GPU-<uuid>/1/0"). Empty when unset.
+std::vector<std::string> visibleDevices(const std::string& cudaVisibleDevices);
 
 }  // namespace tautrain::dist

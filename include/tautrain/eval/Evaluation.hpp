@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "tautrain/eval/Discriminant.hpp"
-#include "tautrain/eval/EvalConfig.hpp"
+#include "tautrain/config/EvalConfig.hpp"
 #include "tautrain/eval/Scores.hpp"
 
 namespace tautrain::eval {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "tautrain/eval/EvalConfig.hpp"
+#include "tautrain/config/EvalConfig.hpp"
 #include "tautrain/eval/Scores.hpp"
 
 namespace tautrain::eval {

@@ -6,7 +6,7 @@
 
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/data/HostBatch.hpp"
-#include "tautrain/model/ModelConfig.hpp"
+#include "tautrain/config/ModelConfig.hpp"
 
 namespace tautrain::model {
 

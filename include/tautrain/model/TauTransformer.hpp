@@ -8,7 +8,7 @@
 
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/data/TensorBatch.hpp"
-#include "tautrain/model/ModelConfig.hpp"
+#include "tautrain/config/ModelConfig.hpp"
 
 namespace tautrain::model {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "tautrain/train/TrainConfig.hpp"
+#include "tautrain/config/TrainConfig.hpp"
 
 namespace tautrain::train {
 

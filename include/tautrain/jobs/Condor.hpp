@@ -1,5 +1,5 @@
 #pragma once
-// HTCondor: what a job finds in its environment, and submit descriptions and DAGs to write.
+// HTCondor, the batch system: what a job finds in its environment, and submit descriptions to write.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -10,11 +10,7 @@ namespace tautrain::config {
 struct RunConfig;
 }
 
-namespace tautrain::dist {
-
-/// The GPUs a process may use as CUDA_VISIBLE_DEVICES lists them: indices ("0,2"), GPU UUIDs
-/// ("GPU-8f1c..."), MIG instances ("MIG-..." or "MIG-GPU-<uuid>/1/0"). Empty when unset.
-std::vector<std::string> visibleDevices(const std::string& cudaVisibleDevices);
+namespace tautrain::jobs {
 
 /// A job ClassAd file (_CONDOR_JOB_AD): `Name = value` lines, strings unquoted.
 std::map<std::string, std::string> parseJobAd(const std::string& text);
@@ -53,4 +49,4 @@ std::string condorArguments(const std::vector<std::string>& words);
 /// (docs/htcondor.md gives the formula). For request_GPUMemoryMB on clusters that share GPUs.
 std::int64_t estimateGpuMemoryMb(const config::RunConfig& config, std::int64_t parameters, std::int64_t longest);
 
-}  // namespace tautrain::dist
+}  // namespace tautrain::jobs

@@ -1,6 +1,6 @@
 // The LibTorch version shim: each branch this build takes (1.13 on Debian 12, 2.6 on Debian 13)
 // is run here against plain arithmetic, so a broken branch fails on the toolchain that takes it.
-#include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -16,10 +16,10 @@ TEST(TorchCompat, MultiplyAllScalesEveryTensorByTheFactorTensor) {
   const std::vector<torch::Tensor> originals{torch::randn({3}), torch::randn({2, 5}), torch::randn({4, 1, 2})};
   std::vector<torch::Tensor> scaled;
   for (const auto& t : originals) scaled.push_back(t.clone());
-  model::compat::multiplyAll(scaled, torch::tensor({0.25f}));
+  compat::multiplyAll(scaled, torch::tensor({0.25f}));
   for (std::size_t i = 0; i < originals.size(); ++i)
     EXPECT_TRUE(torch::equal(scaled[i], originals[i] * 0.25f)) << "tensor " << i;
-  model::compat::multiplyAll({}, torch::tensor({2.0f}));  // nothing to scale is fine
+  compat::multiplyAll({}, torch::tensor({2.0f}));  // nothing to scale is fine
 }
 
 TEST(TorchCompat, FusedAttentionIsSoftmaxAttentionThatIgnoresPaddedKeys) {
@@ -31,14 +31,14 @@ TEST(TorchCompat, FusedAttentionIsSoftmaxAttentionThatIgnoresPaddedKeys) {
   auto kPadded = k.clone(), vPadded = v.clone();
   kPadded.index_put_({1, torch::indexing::Slice(), torch::indexing::Slice(3)}, 1e3);
   vPadded.index_put_({1, torch::indexing::Slice(), torch::indexing::Slice(3)}, 1e3);
-  if (!model::compat::kHasFusedAttention) {
-    EXPECT_THROW(model::compat::fusedAttention(q, kPadded, vPadded, padding), ConfigError);
+  if (!compat::kHasFusedAttention) {
+    EXPECT_THROW(compat::fusedAttention(q, kPadded, vPadded, padding), ConfigError);
     return;
   }
   const auto scores = torch::matmul(q, kPadded.transpose(-2, -1)) / std::sqrt(4.0);
   const auto masked = scores.masked_fill(padding.view({2, 1, 1, 5}), -std::numeric_limits<float>::infinity());
   const auto reference = torch::matmul(torch::softmax(masked, -1), vPadded);
-  const auto fused = model::compat::fusedAttention(q, kPadded, vPadded, padding);
+  const auto fused = compat::fusedAttention(q, kPadded, vPadded, padding);
   EXPECT_TRUE(torch::allclose(fused, reference, 1e-5, 1e-6)) << (fused - reference).abs().max();
   EXPECT_LT(fused.abs().max().item<float>(), 100) << "padded values leaked into the output";
 }
@@ -46,11 +46,11 @@ TEST(TorchCompat, FusedAttentionIsSoftmaxAttentionThatIgnoresPaddedKeys) {
 TEST(TorchCompat, AutocastGuardComputesInBf16OnTheCpuOnlyWhileItLives) {
   const auto a = torch::randn({4, 4}), b = torch::randn({4, 4});
   {
-    model::compat::AutocastGuard off(torch::kCPU, false);
+    compat::AutocastGuard off(torch::kCPU, false);
     EXPECT_EQ(torch::matmul(a, b).scalar_type(), torch::kFloat);
   }
   {
-    model::compat::AutocastGuard on(torch::kCPU, true);
+    compat::AutocastGuard on(torch::kCPU, true);
     EXPECT_EQ(torch::matmul(a, b).scalar_type(), torch::kBFloat16);
   }
   EXPECT_EQ(torch::matmul(a, b).scalar_type(), torch::kFloat);
@@ -58,13 +58,13 @@ TEST(TorchCompat, AutocastGuardComputesInBf16OnTheCpuOnlyWhileItLives) {
 
 TEST(TorchCompat, RestoredGeneratorStateRepeatsTheDraws) {
   torch::manual_seed(3);
-  const auto state = model::compat::rngState(torch::kCPU);
+  const auto state = compat::rngState(torch::kCPU);
   const auto first = torch::rand({6});
-  model::compat::setRngState(torch::kCPU, state);
+  compat::setRngState(torch::kCPU, state);
   EXPECT_TRUE(torch::equal(torch::rand({6}), first));
 }
 
 TEST(TorchCompat, PeakDeviceMemoryIsUnknownOnTheCpu) {
-  EXPECT_EQ(model::compat::peakDeviceMemory(torch::kCPU), -1);
-  model::compat::resetPeakDeviceMemory(torch::kCPU);
+  EXPECT_EQ(compat::peakDeviceMemory(torch::kCPU), -1);
+  compat::resetPeakDeviceMemory(torch::kCPU);
 }

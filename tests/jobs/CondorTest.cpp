@@ -12,7 +12,8 @@
 #include "support/TestData.hpp"
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
-#include "tautrain/dist/Condor.hpp"
+#include "tautrain/dist/RankInfo.hpp"
+#include "tautrain/jobs/Condor.hpp"
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/train/Checkpoint.hpp"
 
@@ -57,34 +58,34 @@ TEST(CondorJob, ReadsVisibleDevicesInEveryFormAndTheJobAd) {
   EXPECT_EQ(dist::visibleDevices("0,-1,2"), std::vector<std::string>{"0"}) << "CUDA stops at an invalid entry";
   EXPECT_TRUE(dist::visibleDevices("").empty());
 
-  dist::CondorJob job;
-  job.ad = dist::parseJobAd("ClusterId = 4711\nProcId = 3\nOwner = \"tau\"\nRequestGPUs = 2\n");
+  jobs::CondorJob job;
+  job.ad = jobs::parseJobAd("ClusterId = 4711\nProcId = 3\nOwner = \"tau\"\nRequestGPUs = 2\n");
   EXPECT_EQ(job.id(), "4711.3");
   EXPECT_EQ(job.ad.at("Owner"), "tau");
   EXPECT_EQ(job.ad.at("RequestGPUs"), "2");
 }
 
 TEST(CondorJob, ArgumentsAreQuotedTheHtcondorWay) {
-  EXPECT_EQ(dist::condorArguments({"train", "-o", "my run"}), "\"train -o 'my run'\"");
-  EXPECT_THROW(dist::condorArguments({"it's"}), ConfigError);
+  EXPECT_EQ(jobs::condorArguments({"train", "-o", "my run"}), "\"train -o 'my run'\"");
+  EXPECT_THROW(jobs::condorArguments({"it's"}), ConfigError);
 }
 
 TEST(CondorJob, GpuMemoryEstimateGrowsWithWhatTheConfigAsksFor) {
   config::RunConfig config;
   config.model.attention = "fused";
-  const auto base = dist::estimateGpuMemoryMb(config, 458776, 256);
+  const auto base = jobs::estimateGpuMemoryMb(config, 458776, 256);
   EXPECT_GE(base, 1024);
   EXPECT_LE(base, 16384) << "the thesis model fits a small GPU share";
   EXPECT_EQ(base % 256, 0);
   auto bigger = config;
   bigger.data.batch_size *= 4;
-  EXPECT_GT(dist::estimateGpuMemoryMb(bigger, 458776, 256), base);
+  EXPECT_GT(jobs::estimateGpuMemoryMb(bigger, 458776, 256), base);
   auto reference = config;
   reference.model.attention = "reference";
-  EXPECT_GT(dist::estimateGpuMemoryMb(reference, 458776, 256), base) << "[heads, L, L] attention probabilities";
+  EXPECT_GT(jobs::estimateGpuMemoryMb(reference, 458776, 256), base) << "[heads, L, L] attention probabilities";
   auto bf16 = config;
   bf16.train.precision = "bf16";
-  EXPECT_LT(dist::estimateGpuMemoryMb(bf16, 458776, 256), base);
+  EXPECT_LT(jobs::estimateGpuMemoryMb(bf16, 458776, 256), base);
 }
 
 TEST(CondorFiles, TrainingJobsCheckpointTransferAndAskForTheirGpus) {

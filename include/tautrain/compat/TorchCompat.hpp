@@ -16,7 +16,7 @@ class ProcessGroup;
 class Backend;
 }  // namespace c10d
 
-namespace tautrain::model::compat {
+namespace tautrain::compat {
 
 /// What c10d's Gloo and NCCL groups derive from and run collectives through: ProcessGroup in
 /// LibTorch 1.x, Backend from 2.0 (ProcessGroup became a dispatcher over backends).
@@ -65,4 +65,4 @@ void resetPeakDeviceMemory(const c10::Device& device);
 at::Tensor rngState(const c10::Device& device);
 void setRngState(const c10::Device& device, const at::Tensor& state);
 
-}  // namespace tautrain::model::compat
+}  // namespace tautrain::compat

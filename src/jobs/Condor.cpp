@@ -1,4 +1,4 @@
-#include "tautrain/dist/Condor.hpp"
+#include "tautrain/jobs/Condor.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -7,8 +7,9 @@
 
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
+#include "tautrain/dist/RankInfo.hpp"
 
-namespace tautrain::dist {
+namespace tautrain::jobs {
 
 namespace {
 
@@ -19,18 +20,6 @@ std::string trim(const std::string& text) {
 }
 
 }  // namespace
-
-std::vector<std::string> visibleDevices(const std::string& cudaVisibleDevices) {
-  std::vector<std::string> devices;
-  std::stringstream in(cudaVisibleDevices);
-  for (std::string item; std::getline(in, item, ',');) {
-    item = trim(item);
-    // CUDA stops at the first invalid entry (e.g. -1 hides all GPUs).
-    if (item.empty() || item[0] == '-') break;
-    devices.push_back(item);
-  }
-  return devices;
-}
 
 std::map<std::string, std::string> parseJobAd(const std::string& text) {
   std::map<std::string, std::string> ad;
@@ -58,7 +47,7 @@ CondorJob condorJobFromEnvironment() {
     std::ifstream in(adFile);
     job.ad = parseJobAd({std::istreambuf_iterator<char>(in), {}});
   }
-  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) job.gpus = visibleDevices(visible);
+  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) job.gpus = dist::visibleDevices(visible);
   return job;
 }
 
@@ -108,4 +97,4 @@ std::int64_t estimateGpuMemoryMb(const config::RunConfig& config, std::int64_t p
   return static_cast<std::int64_t>(std::ceil(mb * 1.25 / 256.0) * 256.0);
 }
 
-}  // namespace tautrain::dist
+}  // namespace tautrain::jobs

@@ -1,4 +1,4 @@
-#include "tautrain/model/TorchCompat.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
@@ -11,7 +11,7 @@
 
 #include "tautrain/core/Error.hpp"
 
-namespace tautrain::model::compat {
+namespace tautrain::compat {
 
 at::Tensor fusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keyPadding) {
 #if TAUTRAIN_TORCH_AT_LEAST(2, 0)
@@ -103,4 +103,4 @@ void setRngState(const c10::Device& device, const at::Tensor& state) {
   generator.set_state(state);
 }
 
-}  // namespace tautrain::model::compat
+}  // namespace tautrain::compat
