@@ -9,18 +9,16 @@
 
 #include "tautrain/cli/Commands.hpp"
 #include "tautrain/core/Log.hpp"
-#include "tautrain/core/Measure.hpp"
 #include "tautrain/core/Machine.hpp"
 #include "tautrain/core/Version.hpp"
-#include "tautrain/data/Dataset.hpp"
-#include "tautrain/data/Loader.hpp"
+#include "tautrain/data/FeatureSchema.hpp"
+#include "tautrain/data/LoaderBenchmark.hpp"
 #include "tautrain/data/SyntheticGenerator.hpp"
 #include "tautrain/dist/AllReduceBench.hpp"
 #include "tautrain/dist/Communicator.hpp"
 #include "tautrain/dist/Launcher.hpp"
 #include "tautrain/dist/RankInfo.hpp"
-#include "tautrain/core/Random.hpp"
-#include "tautrain/eval/Evaluation.hpp"
+#include "tautrain/eval/RocBenchmark.hpp"
 #include "tautrain/io/Json.hpp"
 #include "tautrain/train/Benchmark.hpp"
 
@@ -29,10 +27,7 @@ namespace tautrain::cli {
 namespace {
 
 struct LoaderBenchOptions {
-  std::int64_t candidates = 100000;
-  int maxThreads = 0;
-  int batchSize = 350;
-  int windowBatches = 64;
+  data::LoaderBenchmarkOptions measure;
   std::string workDir;
   std::string json;
 };
@@ -59,78 +54,33 @@ class ScratchDirectory {
 };
 
 void runLoaderBench(const LoaderBenchOptions& options) {
-  auto logger = log::get("bench");
   namespace fs = std::filesystem;
   const ScratchDirectory scratch(options.workDir.empty() ? fs::temp_directory_path() / "tautrain-bench-loader"
                                                         : fs::path(options.workDir),
                                  !options.workDir.empty());
-  const std::string dir = scratch.path().string();
-  const auto schema = data::FeatureSchema::builtin();
-  data::GeneratorConfig generatorConfig;
-  generatorConfig.candidates = options.candidates;
-  generatorConfig.shard_size = std::max<std::int64_t>(1, options.candidates / 4);
-  generatorConfig.output = dir;
-  // Generation alone (one thread, in memory), then with shard writing on all threads.
-  const data::SyntheticGenerator generator(schema, generatorConfig);
-  auto start = SteadyClock::now();
-  const std::int64_t chunk = 2048, chunks = 10;  // the chunk size writeShards uses
-  for (std::int64_t k = 0; k < chunks; ++k) generator.generate(k * chunk, chunk);
-  const double generateOneThread = chunk * chunks / secondsSince(start);
-  start = SteadyClock::now();
-  const auto paths = generator.writeShards();
-  const double generateSeconds = secondsSince(start);
-  logger->info("generated {} thesis-like candidates in {:.1f}s", options.candidates, generateSeconds);
-
-  const data::Dataset dataset(paths, schema);
-  start = SteadyClock::now();
-  const auto scaler = data::StandardScaler::fit(dataset, 1);
-  const double scalerRate = dataset.size() / secondsSince(start);
-
-  data::BatchingOptions smart;
-  smart.batch_size = options.batchSize;
-  smart.window_batches = options.windowBatches;
-  data::BatchingOptions random = smart;
-  random.smart = false;
-  const auto counts = dataset.tokenCounts({});
-  const auto blocks = dataset.blocks(256);
-  const double smartEfficiency = data::paddingEfficiency(counts, data::planEpoch(counts, blocks, smart, /*seed=*/1, /*epoch=*/0));
-  const double randomEfficiency = data::paddingEfficiency(counts, data::planEpoch(counts, blocks, random, /*seed=*/1, /*epoch=*/0));
-
-  const int maxThreads = options.maxThreads > 0 ? options.maxThreads : static_cast<int>(std::thread::hardware_concurrency());
+  const auto r = data::measureLoader(options.measure, scratch.path().string());
   nlohmann::json threads = nlohmann::json::array();
-  double singleThread = 0;
-  for (int t = 1; t <= maxThreads; ++t) {
-    data::LoaderOptions loaderOptions;
-    loaderOptions.batching = smart;
-    loaderOptions.threads = t;
-    data::Loader loader(dataset, scaler, loaderOptions);
-    start = SteadyClock::now();
-    loader.startEpoch(0);
-    std::int64_t candidates = 0;
-    while (auto batch = loader.next()) candidates += batch->host.size;
-    const double rate = candidates / secondsSince(start);
-    if (t == 1) singleThread = rate;
-    threads.push_back({{"threads", t}, {"candidates_per_s", rate}, {"per_thread", rate / t},
-                       {"speedup_vs_1_thread", rate / singleThread}});
-    logger->info("loader, {} thread(s): {:.0f} candidates/s ({:.0f} per thread)", t, rate, rate / t);
-  }
-
-  nlohmann::json result = {
+  for (const auto& rate : r.loader)
+    threads.push_back({{"threads", rate.threads}, {"candidates_per_s", rate.candidates_per_s},
+                       {"per_thread", rate.candidates_per_s / rate.threads},
+                       {"speedup_vs_1_thread", rate.candidates_per_s / r.loader.front().candidates_per_s}});
+  const nlohmann::json result = {
       {"benchmark", "loader"},
       {"machine", machineDescription()},
       {"version", versionString()},
-      {"candidates", dataset.size()},
-      {"batch_size", options.batchSize},
-      {"generator_candidates_per_s_one_thread_in_memory", generateOneThread},
-      {"generator_candidates_per_s_writing_shards_all_threads", options.candidates / generateSeconds},
-      {"scaler_fit_candidates_per_s", scalerRate},
-      {"padding_efficiency", {{"smart", smartEfficiency}, {"random", randomEfficiency}}},
+      {"candidates", r.candidates},
+      {"batch_size", options.measure.batch_size},
+      {"generator_candidates_per_s_one_thread_in_memory", r.generate_one_thread_per_s},
+      {"generator_candidates_per_s_writing_shards_all_threads", r.generate_writing_shards_per_s},
+      {"scaler_fit_candidates_per_s", r.scaler_fit_per_s},
+      {"padding_efficiency", {{"smart", r.padding_efficiency_smart}, {"random", r.padding_efficiency_random}}},
       {"loader", threads}};
   std::cout << "machine: " << machineDescription() << "\n"
-            << "generator: " << generateOneThread << " candidates/s on one thread in memory, "
-            << options.candidates / generateSeconds << " candidates/s writing shards on all threads\n"
-            << "padding efficiency at batch " << options.batchSize << ": smart " << smartEfficiency << ", random "
-            << randomEfficiency << " (" << smartEfficiency / randomEfficiency << "x)\n";
+            << "generator: " << r.generate_one_thread_per_s << " candidates/s on one thread in memory, "
+            << r.generate_writing_shards_per_s << " candidates/s writing shards on all threads\n"
+            << "padding efficiency at batch " << options.measure.batch_size << ": smart " << r.padding_efficiency_smart
+            << ", random " << r.padding_efficiency_random << " ("
+            << r.padding_efficiency_smart / r.padding_efficiency_random << "x)\n";
   for (const auto& row : threads)
     std::cout << "loader " << row["threads"] << " thread(s): " << row["candidates_per_s"].get<double>()
               << " candidates/s, " << row["per_thread"].get<double>() << " per thread\n";
@@ -289,57 +239,20 @@ struct RocBenchOptions {
   std::string json;
 };
 
-/// Synthetic classifier outputs: each class's probability vector leans towards its own class.
-eval::ScoreTable syntheticScores(std::int64_t n) {
-  eval::ScoreTable t;
-  t.model = "synthetic";
-  Rng rng(3);
-  t.probabilities.resize(4 * n);
-  t.label.resize(n), t.decay_mode.resize(n), t.weight.assign(n, 1.0f), t.pt.resize(n), t.eta.resize(n);
-  for (std::int64_t i = 0; i < n; ++i) {
-    const auto label = static_cast<std::int64_t>(rng.below(4));
-    double logits[4], sum = 0;
-    for (int k = 0; k < 4; ++k) sum += logits[k] = std::exp(rng.normal() + (k == label ? 2.0 : 0.0));
-    for (int k = 0; k < 4; ++k) t.probabilities[4 * i + k] = static_cast<float>(logits[k] / sum);
-    t.label[i] = label;
-    t.decay_mode[i] = label == 2 ? std::array<std::int64_t, 5>{0, 1, 2, 10, 11}[rng.below(5)] : -1;
-    t.pt[i] = static_cast<float>(rng.uniform(20, 150));
-    t.eta[i] = static_cast<float>(rng.uniform(-2.3, 2.3));
-  }
-  return t;
-}
-
 void runRocBench(const RocBenchOptions& options) {
-  const auto table = syntheticScores(options.candidates);
-  // One discriminant on all candidates: taus and jets, about half of them.
-  auto start = SteadyClock::now();
-  const auto in = eval::discriminantInput(table.probabilities, table.label, 3, table.weight);
-  const auto curve = eval::rocCurve(in.score, in.signal, in.weight);
-  eval::rocAuc(curve);
-  eval::kneePoint(curve);
-  for (const auto& wp : eval::kWorkingPoints) eval::pointAtTpr(curve, wp.tpr[2]);
-  const double one = secondsSince(start);
-  // Everything `tautrain roc` computes: 3 discriminants on the window and on 5 decay modes.
-  start = SteadyClock::now();
-  const auto results = eval::evaluate(table, eval::EvalConfig{});
-  const double all = secondsSince(start);
-  // Baseline: sorting the same scores alone, the O(n log n) floor of any exact ROC.
-  auto sorted = in.score;
-  start = SteadyClock::now();
-  std::sort(sorted.begin(), sorted.end(), std::greater<>());
-  const double sortOnly = secondsSince(start);
+  const auto r = eval::measureRoc(eval::syntheticScores(options.candidates));
   std::cout << "machine: " << machineDescription() << "\n"
-            << options.candidates << " candidates; D_jet on its " << in.score.size()
-            << " taus and jets: ROC, AUC, knee and 8 WPs in " << one << " s (" << one / sortOnly
-            << "x a plain sort of its scores, " << sortOnly << " s)\n"
-            << "full evaluation (" << results.size() << " ROCs: 3 discriminants x window and 5 decay modes) in " << all
-            << " s\n";
+            << options.candidates << " candidates; D_jet on its " << r.scores
+            << " taus and jets: ROC, AUC, knee and 8 WPs in " << r.one_discriminant_s << " s ("
+            << r.one_discriminant_s / r.sort_only_s << "x a plain sort of its scores, " << r.sort_only_s << " s)\n"
+            << "full evaluation (" << r.rocs << " ROCs: 3 discriminants x window and 5 decay modes) in "
+            << r.full_evaluation_s << " s\n";
   if (!options.json.empty())
     io::writeJson(options.json, {{"benchmark", "roc"}, {"machine", machineDescription()}, {"version", versionString()},
-                                 {"candidates", options.candidates}, {"one_discriminant_s", one},
-                                 {"one_discriminant_scores", in.score.size()}, {"sort_only_s", sortOnly},
-                                 {"one_discriminant_vs_sort", one / sortOnly}, {"full_evaluation_s", all},
-                                 {"rocs", results.size()}});
+                                 {"candidates", options.candidates}, {"one_discriminant_s", r.one_discriminant_s},
+                                 {"one_discriminant_scores", r.scores}, {"sort_only_s", r.sort_only_s},
+                                 {"one_discriminant_vs_sort", r.one_discriminant_s / r.sort_only_s},
+                                 {"full_evaluation_s", r.full_evaluation_s}, {"rocs", r.rocs}});
 }
 
 struct AllReduceBenchOptions {
@@ -371,14 +284,7 @@ void runAllReduceBench(const AllReduceBenchOptions& options, const std::vector<s
   // The gradient all-reduce of training: one tensor per parameter, bucketed as in training.
   auto gradients = train::parameterSizes(config);
   gradients.push_back(2);  // the loss and weight sums ride along
-  struct Row {
-    std::string what;
-    dist::AllReduceTiming timing;
-  };
-  std::vector<Row> rows{{"model gradients", dist::timeAllReduce(comm, gradients, options.iterations, cuda)}};
-  for (const std::int64_t bytes : {std::int64_t{4} << 10, std::int64_t{64} << 10, std::int64_t{1} << 20,
-                                   std::int64_t{16} << 20, std::int64_t{64} << 20})
-    rows.push_back({fmt::format("{} KiB", bytes >> 10), dist::timeAllReduce(comm, {bytes / 4}, options.iterations, cuda)});
+  const auto rows = dist::timeGradientsAndSizes(comm, gradients, options.iterations, cuda);
   if (rank.rank != 0) return;
   nlohmann::json result = {{"benchmark", "allreduce"},      {"machine", machineDescription()},
                            {"version", versionString()},    {"ranks", rank.world_size},
@@ -406,10 +312,11 @@ void addBenchCommand(CLI::App& app) {
   bench->require_subcommand(1);
   auto* loader = bench->add_subcommand("loader", "Loader throughput per thread count and padding efficiency, smart vs random batching");
   auto options = std::make_shared<LoaderBenchOptions>();
-  loader->add_option("-n,--candidates", options->candidates, "synthetic candidates to generate")->capture_default_str();
-  loader->add_option("--max-threads", options->maxThreads, "loader threads up to this (0: all cores)");
-  loader->add_option("--batch-size", options->batchSize, "candidates per batch")->capture_default_str();
-  loader->add_option("--window-batches", options->windowBatches, "batches' worth of candidates sorted together")
+  loader->add_option("-n,--candidates", options->measure.candidates, "synthetic candidates to generate")
+      ->capture_default_str();
+  loader->add_option("--max-threads", options->measure.max_threads, "loader threads up to this (0: all cores)");
+  loader->add_option("--batch-size", options->measure.batch_size, "candidates per batch")->capture_default_str();
+  loader->add_option("--window-batches", options->measure.window_batches, "batches' worth of candidates sorted together")
       ->capture_default_str();
   loader->add_option("--work-dir", options->workDir, "keep the generated shards here (default: a temporary directory)");
   loader->add_option("--json", options->json, "write the figures as JSON");

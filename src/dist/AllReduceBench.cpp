@@ -51,4 +51,13 @@ AllReduceTiming timeAllReduce(Communicator& comm, const std::vector<std::int64_t
   return timing;
 }
 
+std::vector<AllReduceRow> timeGradientsAndSizes(Communicator& comm, const std::vector<std::int64_t>& gradientSizes,
+                                                int iterations, bool cuda) {
+  std::vector<AllReduceRow> rows{{"model gradients", timeAllReduce(comm, gradientSizes, iterations, cuda)}};
+  for (const std::int64_t bytes : {std::int64_t{4} << 10, std::int64_t{64} << 10, std::int64_t{1} << 20,
+                                   std::int64_t{16} << 20, std::int64_t{64} << 20})
+    rows.push_back({std::to_string(bytes >> 10) + " KiB", timeAllReduce(comm, {bytes / 4}, iterations, cuda)});
+  return rows;
+}
+
 }  // namespace tautrain::dist

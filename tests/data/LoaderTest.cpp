@@ -9,6 +9,7 @@
 #include "support/TestData.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/data/Dataset.hpp"
+#include "tautrain/data/LoaderBenchmark.hpp"
 #include "tautrain/data/TensorBatch.hpp"
 
 using namespace tautrain;
@@ -179,4 +180,24 @@ TEST(Loader, SplitByFileIsSeededAndComplete) {
   EXPECT_EQ(data::splitFiles(config).valid.size(), 2u);
   config.files = {dir.file("tiny-0.h5")};
   EXPECT_THROW(data::splitFiles(config), ConfigError);
+}
+
+TEST(LoaderBenchmark, MeasuresGeneratorScalerPaddingAndEveryThreadCount) {
+  tautrain::test::TempDir dir;
+  tautrain::data::LoaderBenchmarkOptions options;
+  options.candidates = 2000;
+  options.max_threads = 2;
+  options.batch_size = 100;
+  options.window_batches = 8;
+  const auto r = tautrain::data::measureLoader(options, dir.path().string());
+  EXPECT_EQ(r.candidates, 2000);
+  ASSERT_EQ(r.loader.size(), 2u);
+  EXPECT_EQ(r.loader[0].threads, 1);
+  EXPECT_EQ(r.loader[1].threads, 2);
+  for (const auto& rate : r.loader) EXPECT_GT(rate.candidates_per_s, 0);
+  EXPECT_GT(r.padding_efficiency_smart, r.padding_efficiency_random) << "what smart batching is for";
+  EXPECT_LE(r.padding_efficiency_smart, 1.0);
+  EXPECT_GT(r.generate_one_thread_per_s, 0);
+  EXPECT_GT(r.generate_writing_shards_per_s, 0);
+  EXPECT_GT(r.scaler_fit_per_s, 0);
 }

@@ -1,8 +1,10 @@
 #include "tautrain/eval/Evaluation.hpp"
+#include "tautrain/eval/RocBenchmark.hpp"
 #include "tautrain/eval/Studies.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -199,4 +201,15 @@ TEST(Studies, EnsembleSpreadOfIdenticalAndShiftedRuns) {
   EXPECT_NEAR(last->stddev, std::sqrt(0.5), 1e-12);
   EXPECT_DOUBLE_EQ(last->low, 0.16);
   EXPECT_DOUBLE_EQ(last->high, 0.84);
+}
+
+TEST(RocBenchmark, TimesOneDiscriminantTheWholeEvaluationAndItsSortBaseline) {
+  const auto table = tautrain::eval::syntheticScores(20000);
+  const auto tausAndJets = std::count_if(table.label.begin(), table.label.end(), [](auto l) { return l == 2 || l == 3; });
+  const auto r = tautrain::eval::measureRoc(table);
+  EXPECT_EQ(r.scores, tausAndJets) << "D_jet sees taus and jets only";
+  EXPECT_EQ(r.rocs, 18) << "3 discriminants on the window and on 5 decay modes";
+  EXPECT_GT(r.one_discriminant_s, 0);
+  EXPECT_GT(r.sort_only_s, 0);
+  EXPECT_GT(r.full_evaluation_s, r.one_discriminant_s);
 }

@@ -2,6 +2,7 @@
 // All-reduce timing for `tautrain bench allreduce`, with a local copy of the same bytes as the
 // baseline measured in the same run.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tautrain::dist {
@@ -21,5 +22,15 @@ struct AllReduceTiming {
 /// (a collective: all ranks call it with the same arguments).
 AllReduceTiming timeAllReduce(Communicator& comm, const std::vector<std::int64_t>& tensorSizes, int iterations,
                               bool cuda);
+
+struct AllReduceRow {
+  std::string buffer;  ///< "model gradients" or its size, e.g. "64 KiB"
+  AllReduceTiming timing;
+};
+
+/// The gradient all-reduce of training (`gradientSizes`, element counts, bucketed as in
+/// training), then single buffers from 4 KiB to 64 MiB (a collective, like timeAllReduce).
+std::vector<AllReduceRow> timeGradientsAndSizes(Communicator& comm, const std::vector<std::int64_t>& gradientSizes,
+                                                int iterations, bool cuda);
 
 }  // namespace tautrain::dist
