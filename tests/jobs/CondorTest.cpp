@@ -14,6 +14,7 @@
 #include "tautrain/core/Error.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/jobs/Condor.hpp"
+#include "tautrain/jobs/Submit.hpp"
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/train/Checkpoint.hpp"
 
@@ -258,4 +259,33 @@ TEST(CondorEviction, EvictedAtRandomMomentsTheJobEndsAsAnUninterruptedRunAndLose
   const auto a = test::parametersOf(dir.file("straight/last.pt")), b = test::parametersOf((spool / "run" / "last.pt").string());
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+}
+
+TEST(CondorFiles, StudyKindsAreParsedOnceAndAnUnknownOneListsThem) {
+  EXPECT_EQ(jobs::studyKind("data-scaling"), jobs::StudyKind::kDataScaling);
+  EXPECT_EQ(jobs::studyKind("pruning"), jobs::StudyKind::kPruning);
+  try {
+    jobs::studyKind("nonsense");
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'nonsense' is none of seeds, data-scaling, patience, pruning"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(CondorFiles, AStudyIsComposedWithoutWritingAnything) {
+  config::RunConfig config;
+  jobs::JobResources resources;
+  resources.gpus = 0;
+  jobs::StudySpec spec;
+  spec.kind = jobs::StudyKind::kPatience;
+  spec.test = {"/data/test"};
+  const auto files = jobs::studyDagFiles(config, spec, resources);
+  std::vector<std::string> names;
+  for (const auto& file : files) names.push_back(file.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"run.yaml", "train.sub", "final.sub", "study.dag"}))
+      << "patience scores inside its final node";
+  EXPECT_NE(files.back().text.find("PARENT train_patience CHILD final"), std::string::npos) << files.back().text;
+  EXPECT_EQ(config::parseRunConfig(files[0].text, "run.yaml").train.device, "cpu") << "CPU jobs train on the CPU";
 }
