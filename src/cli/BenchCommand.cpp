@@ -32,7 +32,6 @@ struct LoaderBenchOptions {
   std::string json;
 };
 
-
 /// A benchmark's scratch directory (its shards can take gigabytes): removed when the benchmark
 /// ends, by an error too, unless the user named it.
 class ScratchDirectory {

@@ -2,9 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
-
 #include "tautrain/core/Measure.hpp"
 #include "tautrain/dist/Communicator.hpp"
 

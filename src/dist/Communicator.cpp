@@ -15,9 +15,9 @@
 #include <chrono>
 #include <map>
 
+#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
-#include "tautrain/compat/TorchCompat.hpp"
 
 namespace tautrain::dist {
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Text.hpp"
 
 namespace tautrain::dist {
 
@@ -62,10 +63,10 @@ std::vector<std::string> visibleDevices(const std::string& cudaVisibleDevices) {
   std::vector<std::string> devices;
   std::stringstream in(cudaVisibleDevices);
   for (std::string item; std::getline(in, item, ',');) {
-    const auto first = item.find_first_not_of(" \t"), last = item.find_last_not_of(" \t");
+    item = trim(item);
     // CUDA stops at the first invalid entry (e.g. -1 hides all GPUs).
-    if (first == std::string::npos || item[first] == '-') break;
-    devices.push_back(item.substr(first, last - first + 1));
+    if (item.empty() || item[0] == '-') break;
+    devices.push_back(item);
   }
   return devices;
 }

@@ -7,19 +7,10 @@
 
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Text.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 
 namespace tautrain::jobs {
-
-namespace {
-
-std::string trim(const std::string& text) {
-  const auto first = text.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return "";
-  return text.substr(first, text.find_last_not_of(" \t\r") - first + 1);
-}
-
-}  // namespace
 
 std::map<std::string, std::string> parseJobAd(const std::string& text) {
   std::map<std::string, std::string> ad;

@@ -25,8 +25,8 @@ namespace {
 std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
 
 /// The commands every job shares: program, arguments, resources, file transfer, logs.
-SubmitFile jobFile(const std::string& what, const JobResources& r, const std::vector<std::string>& arguments,
-                         int gpus, const std::string& logName) {
+SubmitFile jobFile(const std::string& what, const JobResources& r, const std::vector<std::string>& arguments, int gpus,
+                   const std::string& logName) {
   SubmitFile file(what + " (written by " + versionString() + "; see docs/htcondor.md)");
   file.set("universe", "vanilla");
   file.set("executable", r.executable.empty() ? executablePath() : r.executable);
@@ -53,7 +53,7 @@ SubmitFile jobFile(const std::string& what, const JobResources& r, const std::ve
 /// A training job of `config` writing RUN: self-checkpointing, resumed wherever HTCondor restarts
 /// it. `moreArguments` is appended as written (a DAG's $(VARS)).
 SubmitFile trainingJob(const config::RunConfig& config, const JobResources& r, const std::string& configFile,
-                             const std::string& run, const std::string& moreArguments = "") {
+                       const std::string& run, const std::string& moreArguments = "") {
   std::vector<std::string> arguments;
   if (r.gpus > 1) arguments = {"launch", "--nproc-per-node", std::to_string(r.gpus), "--master-port", "0", "--"};
   arguments.insert(arguments.end(), {"train", "--auto-resume", "-c", configFile, "-o", run, "--set",
@@ -148,7 +148,6 @@ SubmitFile finalJob(const JobResources& r, const std::string& what, const std::v
 }  // namespace
 
 std::string jobDevice(int gpus) { return gpus > 0 ? "cuda" : "cpu"; }
-
 
 std::vector<JobFile> trainingJobFiles(const config::RunConfig& config, const JobResources& r) {
   return {runYaml(config, r), {"train.sub", trainingJob(config, r, "run.yaml", "run").text()}};

@@ -6,12 +6,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <functional>
 
 #include "tautrain/core/Error.hpp"
-#include "tautrain/core/Measure.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Measure.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/train/MultiTensorAdam.hpp"
@@ -20,7 +19,6 @@
 namespace tautrain::train {
 
 namespace {
-
 
 /// Waits for the work queued on a GPU, so that clocks and counters see it done.
 void waitFor(const torch::Device& device) {

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/io/Json.hpp"
-#include "tautrain/compat/TorchCompat.hpp"
 
 namespace tautrain::train {
 

@@ -3,16 +3,16 @@
 // optimisation step with its loss weighting, and a pass of inference.
 #include <torch/torch.h>
 
-#include "tautrain/core/Error.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/config/DataConfig.hpp"
+#include "tautrain/config/TrainConfig.hpp"
+#include "tautrain/core/Error.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/data/TensorBatch.hpp"
 #include "tautrain/dist/Communicator.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/model/TauTransformer.hpp"
-#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/train/Schedule.hpp"
-#include "tautrain/config/TrainConfig.hpp"
 
 namespace tautrain::train {
 
@@ -101,8 +101,8 @@ inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optim
     tensors.push_back(totals);
     torch::Tensor flags;
     if (agreement) {
-      flags = torch::tensor({agreement->stop_requested ? 1.0f : 0.0f, agreement->checkpoint_due ? 1.0f : 0.0f});
-      tensors.push_back(flags = flags.to(device));
+      flags = torch::tensor({agreement->stop_requested ? 1.0f : 0.0f, agreement->checkpoint_due ? 1.0f : 0.0f}).to(device);
+      tensors.push_back(flags);
     }
     comm->allReduceSum(tensors);
     if (agreement) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Measure.hpp"
@@ -22,7 +23,6 @@
 #include "tautrain/io/Json.hpp"
 #include "tautrain/io/TensorBoard.hpp"
 #include "tautrain/model/TauTransformer.hpp"
-#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/train/Checkpoint.hpp"
 #include "tautrain/train/MultiTensorAdam.hpp"
 #include "tautrain/train/Schedule.hpp"
@@ -353,6 +353,9 @@ class Run {
   }
 
  private:
+  /// dist.batch_scope: global, data.batch_size is the whole step's; else each rank's.
+  bool globalBatches() const { return m_config.dist.batch_scope == "global"; }
+
   void loadData(const std::string& resumeFrom) {
     const auto split = data::splitFiles(m_config.data);
     TAUTRAIN_CHECK_KEY(!split.valid.empty(), "data.valid_fraction", "training needs validation files");
@@ -378,11 +381,10 @@ class Run {
     state.scaler_json = scalerJson;
     state.config_yaml = config::dumpRunConfig(m_config);
 
-    const bool globalBatches = m_config.dist.batch_scope == "global";
     m_trainLoader = std::make_unique<data::Loader>(
         *m_train, *m_scaler,
         tensorLoaderOptions(m_config.data, m_config.seed, m_device, m_rank,
-                            globalBatches ? data::RankShare::kBatchSlices : data::RankShare::kBlocks));
+                            globalBatches() ? data::RankShare::kBatchSlices : data::RankShare::kBlocks));
     m_validLoader = std::make_unique<data::Loader>(
         *m_valid, *m_scaler,
         tensorLoaderOptions(m_config.data, m_config.seed, m_device, m_rank, data::RankShare::kWholeBatches));
@@ -419,8 +421,7 @@ class Run {
     }
     m_logger->info("data-parallel over {} ranks ({}), batch_scope {}: {} candidates per step", m_rank.world_size,
                    m_comm->backend(), m_config.dist.batch_scope,
-                   m_config.dist.batch_scope == "global" ? m_config.data.batch_size
-                                                         : m_config.data.batch_size * m_rank.world_size);
+                   globalBatches() ? m_config.data.batch_size : m_config.data.batch_size * m_rank.world_size);
   }
 
   void logStep() {

@@ -23,15 +23,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string readText(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 /// The `command = value` lines of a submit file, and its queue statement under "queue".
 std::map<std::string, std::string> submitCommands(const fs::path& path) {
   std::map<std::string, std::string> commands;
-  std::istringstream in(readText(path));
+  std::istringstream in(test::readFile(path));
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
     const auto eq = line.find(" = ");
@@ -131,7 +126,7 @@ TEST(CondorFiles, TrainingJobsCheckpointTransferAndAskForTheirGpus) {
   sub = submitCommands(dir.file("cpu/train.sub"));
   EXPECT_EQ(sub.count("request_GPUs"), 0u);
   EXPECT_EQ(sub["arguments"].rfind("\"train --auto-resume", 0), 0u) << sub["arguments"];
-  EXPECT_EQ(readText(dir.file("cpu/train.sub")).find("GPU memory"), std::string::npos);
+  EXPECT_EQ(test::readFile(dir.file("cpu/train.sub")).find("GPU memory"), std::string::npos);
   EXPECT_EQ(config::loadRunConfig({dir.file("cpu/run.yaml")}, {}).train.device, "cpu");
   expectFailure(test::runTautrain("condor train -o " + dir.file("neg") + " --gpus -1"), 2, {"--gpus"});
 }
@@ -159,7 +154,7 @@ TEST(CondorFiles, EvaluationDagScoresEachCheckpointThenMerges) {
   const auto r = test::runTautrain("condor evaluate --checkpoints " + dir.file("runs/*.pt") + " --data /data/test -o " +
                                    dir.file("ev"));
   ASSERT_EQ(r.code, 0) << r.output;
-  const auto dag = readText(dir.file("ev/evaluate.dag"));
+  const auto dag = test::readFile(dir.file("ev/evaluate.dag"));
   EXPECT_NE(dag.find("JOB score0 score.sub\nVARS score0 name=\"runs-a\" inputs=\"" + dir.file("runs/a.pt") +
                      "\" checkpoint=\"a.pt\""),
             std::string::npos)
@@ -180,7 +175,7 @@ TEST(CondorFiles, StudyDagsTrainEvaluateAndFit) {
   test::TempDir dir;
   const auto r = test::runTautrain("condor study seeds --seeds 3 --test /data/test -o " + dir.file("seeds"));
   ASSERT_EQ(r.code, 0) << r.output;
-  const auto dag = readText(dir.file("seeds/study.dag"));
+  const auto dag = test::readFile(dir.file("seeds/study.dag"));
   for (int s = 1; s <= 3; ++s) {
     const auto seed = std::to_string(s);
     EXPECT_NE(dag.find("VARS train_seed" + seed + " run=\"run-seed" + seed + "\" settings=\"--set seed=" + seed + "\""),
@@ -197,7 +192,7 @@ TEST(CondorFiles, StudyDagsTrainEvaluateAndFit) {
   ASSERT_EQ(test::runTautrain("condor study patience --test /data/test -o " + dir.file("pat")).code, 0);
   EXPECT_EQ(submitCommands(dir.file("pat/final.sub"))["arguments"],
             "\"patience --run run-patience --data /data/test -o study\"");
-  EXPECT_NE(readText(dir.file("pat/study.dag")).find("PARENT train_patience CHILD final"), std::string::npos);
+  EXPECT_NE(test::readFile(dir.file("pat/study.dag")).find("PARENT train_patience CHILD final"), std::string::npos);
   expectFailure(test::runTautrain("condor study nonsense --test /data/test -o " + dir.file("x")), 2, {"nonsense"});
 }
 

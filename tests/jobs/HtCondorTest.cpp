@@ -24,11 +24,6 @@ namespace {
     GTEST_SKIP() << why << " (cmake/integration.sh runs these tests in Debian 13)";      \
   }
 
-std::string readText(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 std::size_t occurrences(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
@@ -61,7 +56,7 @@ std::string runDag(const test::PersonalPool& pool, const fs::path& directory, co
   const auto dagmanOut = directory / (dag + ".dagman.out");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (submitted.code == 0 && std::chrono::steady_clock::now() < deadline) {
-    const auto text = readText(dagmanOut);
+    const auto text = test::readFile(dagmanOut);
     if (text.find("EXITING WITH STATUS") != std::string::npos) {
       EXPECT_NE(text.find("EXITING WITH STATUS 0"), std::string::npos) << text;
       return text;
@@ -69,7 +64,7 @@ std::string runDag(const test::PersonalPool& pool, const fs::path& directory, co
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   ADD_FAILURE() << "DAGMan did not finish within " << seconds << " s\n"
-                << readText(dagmanOut) << pool.asRoot("condor_q -allusers -better-analyze").output
+                << test::readFile(dagmanOut) << pool.asRoot("condor_q -allusers -better-analyze").output
                 << pool.daemonLogs();
   return "";
 }
@@ -77,7 +72,7 @@ std::string runDag(const test::PersonalPool& pool, const fs::path& directory, co
 void expectSameFile(const fs::path& a, const fs::path& b) {
   ASSERT_TRUE(fs::exists(a)) << a;
   ASSERT_TRUE(fs::exists(b)) << b;
-  EXPECT_EQ(readText(a), readText(b)) << a << " differs from " << b;
+  EXPECT_EQ(test::readFile(a), test::readFile(b)) << a << " differs from " << b;
 }
 
 }  // namespace
@@ -108,29 +103,29 @@ TEST(HtCondor, TrainingJobVacatedAndCheckpointingEndsBitwiseAsALocalRun) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(420);
   while (true) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-        << "the job did not finish\n" << readText(eventLog) << pool.daemonLogs();
+        << "the job did not finish\n" << test::readFile(eventLog) << pool.daemonLogs();
     const auto status = pool.jobAttribute(job, "JobStatus");
     if (status.empty()) break;
     ASSERT_NE(status, "5") << "held: " << pool.jobAttribute(job, "HoldReason");
     bool training = false;
     if (status == "2" && fs::exists(pool.executeDirectory()))
       for (const auto& sandbox : fs::directory_iterator(pool.executeDirectory()))
-        training = training || readText(sandbox.path() / "_condor_stderr").find(" loss ") != std::string::npos;
+        training = training || test::readFile(sandbox.path() / "_condor_stderr").find(" loss ") != std::string::npos;
     if (vacated < 2 && training) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 1500)(rng)));
       const auto r = pool.asUser("condor_vacate_job " + job, dir.file("job"));
       ASSERT_EQ(r.code, 0) << r.output;
       // It counts once HTCondor recorded the eviction (a job that just left its slot is not evicted).
       const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-      while (occurrences(readText(eventLog), "Job was evicted") == static_cast<std::size_t>(vacated) &&
+      while (occurrences(test::readFile(eventLog), "Job was evicted") == static_cast<std::size_t>(vacated) &&
              std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      vacated = static_cast<int>(occurrences(readText(eventLog), "Job was evicted"));
+      vacated = static_cast<int>(occurrences(test::readFile(eventLog), "Job was evicted"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 
-  const auto events = readText(eventLog);
+  const auto events = test::readFile(eventLog);
   EXPECT_EQ(occurrences(events, "Job was evicted"), 2u) << events;
   EXPECT_NE(events.find("Normal termination (return value 0)"), std::string::npos) << events;
   // A checkpoint exit shows as an output transfer while the job goes on; the last one is its end.
@@ -138,7 +133,7 @@ TEST(HtCondor, TrainingJobVacatedAndCheckpointingEndsBitwiseAsALocalRun) {
   ASSERT_GE(transfers, 3u) << "fewer than 2 checkpoint exits\n" << events;
   // Each start after a checkpoint exit continued from it (the run's log travels with the
   // checkpoint; what an evicted start logged is lost with its sandbox).
-  EXPECT_GE(occurrences(readText(dir.file("job/run/tautrain.log")), "resumed from"), transfers - 1);
+  EXPECT_GE(occurrences(test::readFile(dir.file("job/run/tautrain.log")), "resumed from"), transfers - 1);
   const auto a = test::parametersOf(dir.file("local/last.pt")), b = test::parametersOf(dir.file("job/run/last.pt"));
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;

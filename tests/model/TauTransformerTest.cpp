@@ -4,10 +4,10 @@
 #include <torch/torch.h>
 
 #include "support/TestData.hpp"
+#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/model/Cost.hpp"
-#include "tautrain/compat/TorchCompat.hpp"
 
 using namespace tautrain;
 

@@ -95,7 +95,10 @@ class PersonalPool {
 
   /// The end of the pool's own logs, for a failure message.
   std::string daemonLogs() const {
-    return runCommand("tail -n 15 " + (m_dir / "local" / "log").string() + "/{SchedLog,StartLog,ShadowLog,StarterLog*}")
+    // popen's sh has no brace expansion: every log named.
+    const auto logs = (m_dir / "local" / "log").string();
+    return runCommand("tail -n 15 " + logs + "/SchedLog " + logs + "/StartLog " + logs + "/ShadowLog " + logs +
+                      "/StarterLog*")
         .output;
   }
 
@@ -147,8 +150,7 @@ class PersonalPool {
     for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
       const auto name = entry.path().filename().string();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream in(entry.path() / "environ");
-      const std::string environ{std::istreambuf_iterator<char>(in), {}};
+      const auto environ = readFile(entry.path() / "environ");
       const pid_t pid = std::stoi(name);
       if (pid != ::getpid() && (environ.find(daemon) != std::string::npos || environ.find(job) != std::string::npos))
         pids.push_back(pid);

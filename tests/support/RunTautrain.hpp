@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -21,6 +22,12 @@ struct Result {
   int code = -1;
   std::string output;  ///< stdout and stderr
 };
+
+/// The whole content of a file ("" when it cannot be read).
+inline std::string readFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
 
 /// A shell command line run to the end, its stderr with its stdout.
 inline Result runCommand(const std::string& commandLine) {
@@ -87,10 +94,7 @@ class Spawned {
   }
   pid_t pid() const { return m_pid; }
   void signal(int sig) const { ::kill(m_pid, sig); }
-  std::string output() const {
-    std::ifstream in(m_log);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
+  std::string output() const { return readFile(m_log); }
   /// Waits until the output contains `text` (true) or `seconds` pass (false).
   bool waitForOutput(const std::string& text, double seconds) const {
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);

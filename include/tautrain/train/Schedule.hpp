@@ -1,11 +1,11 @@
 #pragma once
 // When a run does what: the learning rate as a pure function of the step (so a resumed run
 // continues the same curve), and the stop, checkpoint and early-stopping decisions.
-#include <chrono>
 #include <cstdint>
 #include <functional>
 
 #include "tautrain/config/TrainConfig.hpp"
+#include "tautrain/core/Measure.hpp"
 
 namespace tautrain::train {
 
@@ -45,7 +45,7 @@ class TrainingSchedule {
   bool periodicCheckpointDue(std::int64_t globalStep, const std::function<bool(bool)>& anyRank) const;
   bool exitsAfterCheckpoint() const { return m_config.exit_after_checkpoint; }
   /// A mid-epoch checkpoint was written: the clock's interval starts again.
-  void checkpointed() { m_lastCheckpoint = Clock::now(); }
+  void checkpointed() { m_lastCheckpoint = SteadyClock::now(); }
   /// An epoch's checkpoint was written. Under train.exit_after_checkpoint only a checkpoint the
   /// process exits after is kept by the batch system, so the interval keeps counting from there.
   void epochCheckpointed();
@@ -56,14 +56,13 @@ class TrainingSchedule {
   bool lastEpoch(int epoch) const { return epoch >= m_config.max_epochs; }
 
  private:
-  using Clock = std::chrono::steady_clock;
   bool stepDue(std::int64_t globalStep) const;
   bool timedCheckpointDue() const;
 
   const TrainConfig& m_config;
   bool m_distributed, m_lead;
   StepAgreement m_agreed;
-  Clock::time_point m_lastCheckpoint = Clock::now();
+  SteadyClock::time_point m_lastCheckpoint = SteadyClock::now();
   std::int64_t m_stepsHere = 0;  ///< by this process, for train.stop_after_steps
 };
 
