@@ -86,15 +86,7 @@ Loader::Loader(const Dataset& dataset, const StandardScaler& scaler, LoaderOptio
 
 Loader::~Loader() { stop(); }
 
-void Loader::stop() {
-  {
-    std::lock_guard lock(m_mutex);
-    m_stopping = true;
-  }
-  m_changed.notify_all();
-  for (auto& t : m_workers) t.join();
-  m_workers.clear();
-}
+void Loader::stop() { m_pipeline.reset(); }
 
 void Loader::startEpoch(std::int64_t epoch, std::int64_t firstBatch) {
   stop();
@@ -107,14 +99,22 @@ void Loader::startEpoch(std::int64_t epoch, std::int64_t firstBatch) {
   for (std::int64_t b = 0; b < batchesInEpoch(); ++b)
     if (b == 0 || m_plan.window[b] != m_plan.window[b - 1]) m_windowFirstBatch.push_back(b);
   m_windowFirstBatch.push_back(batchesInEpoch());
-  m_firstBatch = m_nextBatch = firstBatch;
-  m_ready.clear();
-  m_failure = nullptr;
-  m_stopping = false;
-  // Start with the window that holds the first batch.
-  m_nextWindow = windowOf(firstBatch);
-  m_liveWorkers = m_options.threads;
-  for (int t = 0; t < m_options.threads; ++t) m_workers.emplace_back([this] { worker(); });
+  m_firstBatch = firstBatch;
+  PipelinePlan plan;
+  plan.first_item = firstBatch;
+  plan.end_item = batchesInEpoch();
+  plan.first_task = windowOf(firstBatch);  // the window that holds the first batch
+  plan.end_task = static_cast<std::int64_t>(m_windowFirstBatch.size()) - 1;
+  plan.task_of = [this](std::int64_t batch) { return windowOf(batch); };
+  plan.tasks_ahead = static_cast<std::int64_t>(m_options.threads) * m_options.prefetch_windows;
+  // Assemble only a few batches ahead of the consumer, so batch memory is recycled instead of
+  // a whole window's worth (hundreds of MB of fresh pages) living at once.
+  plan.items_ahead = kBatchesAhead;
+  m_buffers.resize(static_cast<std::size_t>(std::max(m_options.threads, 1)));
+  m_pipeline = std::make_unique<OrderedPipeline<LoadedBatch>>(
+      std::move(plan), m_options.threads, [this](int worker, std::int64_t window, const auto& emit) {
+        processWindow(window, m_buffers[static_cast<std::size_t>(worker)], emit);
+      });
 }
 
 std::int64_t Loader::windowOf(std::int64_t batch) const {
@@ -123,41 +123,7 @@ std::int64_t Loader::windowOf(std::int64_t batch) const {
   return std::max<std::int64_t>(0, static_cast<std::int64_t>(it - m_windowFirstBatch.begin()) - 1);
 }
 
-void Loader::worker() {
-  const auto windows = static_cast<std::int64_t>(m_windowFirstBatch.size()) - 1;
-  const std::int64_t windowsAhead = static_cast<std::int64_t>(m_options.threads) * m_options.prefetch_windows;
-  Window buffer;  // raw tokens of the current window; its memory serves the next one
-  struct Exit {    // however the worker ends, the consumer learns of it
-    Loader& loader;
-    ~Exit() {
-      {
-        std::lock_guard lock(loader.m_mutex);
-        --loader.m_liveWorkers;
-      }
-      loader.m_changed.notify_all();
-    }
-  } exit{*this};
-  try {
-    for (;;) {
-      std::int64_t window;
-      {
-        std::unique_lock lock(m_mutex);
-        m_changed.wait(lock, [&] {
-          return m_stopping || m_nextWindow >= windows || m_nextWindow < windowOf(m_nextBatch) + windowsAhead;
-        });
-        if (m_stopping || m_nextWindow >= windows) return;
-        window = m_nextWindow++;
-      }
-      processWindow(window, buffer);
-    }
-  } catch (...) {
-    std::lock_guard lock(m_mutex);
-    if (!m_failure) m_failure = std::current_exception();
-    m_stopping = true;
-  }
-}
-
-void Loader::processWindow(std::int64_t window, Window& data) {
+void Loader::processWindow(std::int64_t window, Window& data, const OrderedPipeline<LoadedBatch>::Emit& emit) const {
   const std::int64_t first = std::max(m_windowFirstBatch[window], m_firstBatch);
   const std::int64_t last = m_windowFirstBatch[window + 1];
   std::vector<std::int64_t> candidates;
@@ -166,37 +132,21 @@ void Loader::processWindow(std::int64_t window, Window& data) {
   if (candidates.empty()) return;
   data.load(m_dataset, candidates);
   for (std::int64_t b = first; b < last; ++b) {
-    {  // Assemble only a few batches ahead of the consumer, so batch memory is recycled
-       // instead of a whole window's worth (hundreds of MB of fresh pages) living at once.
-      std::unique_lock lock(m_mutex);
-      m_changed.wait(lock, [&] { return m_stopping || b < m_nextBatch + kBatchesAhead; });
-      if (m_stopping) return;
-    }
-    LoadedBatch loaded;
-    loaded.host = assembleFrom(data, m_plan.batches[b], m_epoch);
-    loaded.host.index = b;
-    if (m_options.make_tensors) loaded.tensors = std::make_shared<TensorBatch>(toTensors(loaded.host, m_options.pin_memory));
-    {
-      std::lock_guard lock(m_mutex);
-      m_ready.emplace(b, std::move(loaded));
-    }
-    m_changed.notify_all();
+    const bool emitted = emit(b, [&] {
+      LoadedBatch loaded;
+      loaded.host = assembleFrom(data, m_plan.batches[b], m_epoch);
+      loaded.host.index = b;
+      if (m_options.make_tensors)
+        loaded.tensors = std::make_shared<TensorBatch>(toTensors(loaded.host, m_options.pin_memory));
+      return loaded;
+    });
+    if (!emitted) return;
   }
 }
 
 std::optional<LoadedBatch> Loader::next() {
-  std::unique_lock lock(m_mutex);
-  if (m_nextBatch >= batchesInEpoch()) return std::nullopt;
-  m_changed.wait(lock, [&] { return m_ready.count(m_nextBatch) || m_failure || m_liveWorkers == 0; });
-  if (m_failure) std::rethrow_exception(m_failure);
-  TAUTRAIN_CHECK(m_ready.count(m_nextBatch), Error, "loader stopped before batch ", m_nextBatch);
-  auto it = m_ready.find(m_nextBatch);
-  LoadedBatch batch = std::move(it->second);
-  m_ready.erase(it);
-  ++m_nextBatch;
-  lock.unlock();
-  m_changed.notify_all();
-  return batch;
+  TAUTRAIN_CHECK(m_pipeline, Error, "the loader has no epoch started");
+  return m_pipeline->next();
 }
 
 HostBatch Loader::assemble(const std::vector<std::int64_t>& candidates, std::int64_t epoch) const {

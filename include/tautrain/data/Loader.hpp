@@ -2,15 +2,12 @@
 // Streams smart batches from a Dataset: background threads read whole windows of blocks,
 // prune, scale and assemble batches; next() hands them out in plan order, so the sequence is
 // the same for any number of threads and can resume from any batch of an epoch.
-#include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
+#include "tautrain/core/OrderedPipeline.hpp"
 #include "tautrain/data/Batching.hpp"
 #include "tautrain/config/DataConfig.hpp"
 #include "tautrain/data/HostBatch.hpp"
@@ -64,9 +61,8 @@ class Loader {
 
  private:
   struct Window;
-  void worker();
   std::int64_t windowOf(std::int64_t batch) const;
-  void processWindow(std::int64_t window, Window& buffer);
+  void processWindow(std::int64_t window, Window& buffer, const OrderedPipeline<LoadedBatch>::Emit& emit) const;
   static constexpr std::int64_t kBatchesAhead = 4;
   HostBatch assembleFrom(const Window& data, const std::vector<std::int64_t>& candidates, std::int64_t epoch) const;
 
@@ -84,16 +80,8 @@ class Loader {
   std::int64_t m_epoch = 0;
   std::vector<std::int64_t> m_windowFirstBatch;  ///< per window, its first batch in the plan
   std::int64_t m_firstBatch = 0;
-  std::int64_t m_nextBatch = 0;
-
-  std::mutex m_mutex;
-  std::condition_variable m_changed;
-  std::map<std::int64_t, LoadedBatch> m_ready;
-  std::int64_t m_nextWindow = 0;  ///< next window a worker takes
-  bool m_stopping = false;
-  int m_liveWorkers = 0;
-  std::exception_ptr m_failure;
-  std::vector<std::thread> m_workers;
+  std::vector<Window> m_buffers;  ///< raw tokens of each worker's window; reused by the next one
+  std::unique_ptr<OrderedPipeline<LoadedBatch>> m_pipeline;
 };
 
 }  // namespace tautrain::data
