@@ -10,6 +10,7 @@
 #include "tautrain/cli/Commands.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Machine.hpp"
+#include "tautrain/core/Names.hpp"
 #include "tautrain/core/Version.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/data/LoaderBenchmark.hpp"
@@ -101,7 +102,8 @@ struct JsonSection {
   nlohmann::json object = nlohmann::json::object();
   template <typename T>
   void operator()(const char* key, const T& value, const char*) {
-    object[key] = value;
+    if constexpr (core::HasNames<T>::value) object[key] = core::nameOf(value);
+    else object[key] = value;
   }
 };
 
@@ -111,7 +113,7 @@ nlohmann::json runPytorchBaseline(const TrainBenchOptions& options, const config
                                   const train::ThroughputReport& report, const std::filesystem::path& dir) {
   const auto schema = data::FeatureSchema::fromSpec(config.data.features);
   nlohmann::json spec = {
-      {"device", config.train.device}, {"precision", config.train.precision}, {"allow_tf32", config.train.allow_tf32},
+      {"device", config.train.device}, {"precision", core::nameOf(config.train.precision)}, {"allow_tf32", config.train.allow_tf32},
       {"threads", report.threads}, {"seed", config.seed}, {"batch_size", config.data.batch_size},
       {"warmup_steps", options.throughput.warmup_steps}, {"rounds", options.throughput.rounds},
       {"learning_rate", config.train.learning_rate}, {"coverage", options.baselineCoverage},
@@ -168,14 +170,14 @@ void runTrainBench(const TrainBenchOptions& options) {
   const auto& peak = report.peak;
   nlohmann::json result = {{"benchmark", "train"},         {"machine", machineDescription()},
                            {"version", versionString()},   {"device", config.train.device},
-                           {"precision", config.train.precision}, {"batch_size", config.data.batch_size},
+                           {"precision", core::nameOf(config.train.precision)}, {"batch_size", config.data.batch_size},
                            {"parameters", report.parameters}, {"threads", report.threads},
                            {"steps", options.throughput.steps}, {"rounds", options.throughput.rounds},
                            {"peak", {{"dtype", peak.dtype}, {"matmul_flops_per_s", peak.flops_per_s},
                                      {"copy_bytes_per_s", peak.bytes_per_s}}},
                            {"rows", nlohmann::json::array()}};
   const auto& reference = report.rows.front();
-  std::cout << "machine: " << machineDescription() << "\ndevice " << config.train.device << ", " << config.train.precision
+  std::cout << "machine: " << machineDescription() << "\ndevice " << config.train.device << ", " << core::nameOf(config.train.precision)
             << ", batch " << config.data.batch_size << ", " << options.throughput.steps
             << " timed steps per variant, median of " << options.throughput.rounds << " rounds\n"
             << fmt::format("measured peak: matmul {:.3g} TFLOP/s ({}), copy {:.0f} GB/s\n", peak.flops_per_s / 1e12,
@@ -187,11 +189,11 @@ void runTrainBench(const TrainBenchOptions& options) {
     const double inferRatio = row.infer_candidates_per_s / reference.infer_candidates_per_s;
     const double trainFloor = train::floorRate(row.train_cost, peak), inferFloor = train::floorRate(row.infer_cost, peak);
     std::cout << fmt::format("{:<8} {:<7} {:>8.3f} {:>13.0f} {:>6.2f} {:>6.1f}% {:>13.0f} {:>6.2f} {:>6.1f}% {:>10}\n",
-                             row.smart ? "smart" : "random", row.layout, row.padding_efficiency,
+                             row.smart ? "smart" : "random", core::nameOf(row.layout), row.padding_efficiency,
                              row.train_candidates_per_s, trainRatio, 100 * row.train_candidates_per_s / trainFloor,
                              row.infer_candidates_per_s, inferRatio, 100 * row.infer_candidates_per_s / inferFloor,
                              memoryText(row.train_peak_memory_bytes));
-    result["rows"].push_back({{"batching", row.smart ? "smart" : "random"}, {"layout", row.layout},
+    result["rows"].push_back({{"batching", row.smart ? "smart" : "random"}, {"layout", core::nameOf(row.layout)},
                               {"padding_efficiency", row.padding_efficiency},
                               {"train_candidates_per_s", row.train_candidates_per_s},
                               {"infer_candidates_per_s", row.infer_candidates_per_s},
@@ -214,7 +216,7 @@ void runTrainBench(const TrainBenchOptions& options) {
   });
   std::cout << fmt::format("ATen operators per step ({} layout; about the kernel launches on a GPU): training {}, "
                            "inference {}\n",
-                           configured->layout, configured->train_operators_per_step, configured->infer_operators_per_step);
+                           core::nameOf(configured->layout), configured->train_operators_per_step, configured->infer_operators_per_step);
   if (!baseline.is_null()) {
     const double trainRatio = configured->train_candidates_per_s / baseline["train_candidates_per_s"].get<double>();
     const double inferRatio = configured->infer_candidates_per_s / baseline["infer_candidates_per_s"].get<double>();
@@ -225,7 +227,7 @@ void runTrainBench(const TrainBenchOptions& options) {
                              baseline["infer_candidates_per_s"].get<double>(),
                              memoryText(baseline["peak_memory_bytes"].get<std::int64_t>()))
               << fmt::format("tautrain ({} batching, {} layout) over the baseline: training {:.2f}x, inference {:.2f}x\n",
-                             configured->smart ? "smart" : "random", configured->layout, trainRatio, inferRatio);
+                             configured->smart ? "smart" : "random", core::nameOf(configured->layout), trainRatio, inferRatio);
     result["pytorch_baseline"] = baseline;
     result["pytorch_baseline"]["train_ratio"] = trainRatio;
     result["pytorch_baseline"]["infer_ratio"] = inferRatio;
@@ -287,10 +289,10 @@ void runAllReduceBench(const AllReduceBenchOptions& options, const std::vector<s
   if (rank.rank != 0) return;
   nlohmann::json result = {{"benchmark", "allreduce"},      {"machine", machineDescription()},
                            {"version", versionString()},    {"ranks", rank.world_size},
-                           {"backend", comm.backend()},     {"iterations", options.iterations},
+                           {"backend", core::nameOf(comm.backend())},     {"iterations", options.iterations},
                            {"rows", nlohmann::json::array()}};
   std::cout << "machine: " << machineDescription() << "\n"
-            << rank.world_size << " ranks, " << comm.backend() << ", median of " << options.iterations
+            << rank.world_size << " ranks, " << core::nameOf(comm.backend()) << ", median of " << options.iterations
             << " all-reduces; baseline: a local copy of the same bytes\n"
             << fmt::format("{:<16} {:>12} {:>8} {:>12} {:>10} {:>10} {:>10}\n", "buffer", "bytes", "tensors",
                            "time (us)", "algbw GB/s", "busbw GB/s", "x copy");

@@ -66,7 +66,7 @@ struct StudyOptions {
   ConfigOptions config;
   jobs::JobResources resources;
   jobs::StudySpec spec;
-  std::string kind, out;
+  std::string out;
 };
 
 void writeTrainJob(const TrainJobOptions& options) {
@@ -85,7 +85,6 @@ void writeEvaluateJobs(const EvaluateJobOptions& options) {
 }
 
 void writeStudy(StudyOptions options) {
-  options.spec.kind = jobs::studyKind(options.kind);
   writeJobDirectory(options.out, jobs::studyDagFiles(options.config.load(), options.spec, options.resources));
   std::cout << "submit with: cd " << options.out << " && condor_submit_dag study.dag\n";
 }
@@ -116,9 +115,7 @@ void addCondorCommand(CLI::App& app) {
   auto studyOptions = std::make_shared<StudyOptions>();
   studyOptions->config.addTo(*study);
   addResourceOptions(*study, studyOptions->resources);
-  study->add_option("kind", studyOptions->kind, "seeds, data-scaling, patience or pruning")
-      ->required()
-      ->check(CLI::IsMember(std::vector<std::string>(jobs::kStudyKindNames.begin(), jobs::kStudyKindNames.end())));
+  addNamedOption(*study, "kind", studyOptions->spec.kind, "the study")->required();
   study->add_option("--test", studyOptions->spec.test, "test shards (paths the execute nodes can read)")->required();
   study->add_option("-o,--out", studyOptions->out, "job directory to write")->required();
   study->add_option("--seeds", studyOptions->spec.seeds, "seeds: runs 1..N")->capture_default_str();

@@ -2,7 +2,10 @@
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/Allocator.h>
+#include <c10/util/ThreadLocalDebugInfo.h>
 
+#include <atomic>
 #include <mutex>
 
 #if TAUTRAIN_TORCH_AT_LEAST(2, 9)
@@ -90,6 +93,36 @@ void resetPeakDeviceMemory(const c10::Device& device) {
 #endif
   (void)device;
 }
+
+namespace {
+
+/// The byte-count type of the allocator's reports: int64_t in LibTorch 1.x, size_t in 2.x.
+template <typename Total, typename Reserved>
+Total totalType(void (*)(void*, int64_t, Total, Reserved, c10::Device));
+using ReportedTotal = decltype(totalType(&c10::reportMemoryUsageToProfiler));
+
+}  // namespace
+
+struct HostMemoryCounter::Reporter : c10::MemoryReportingInfoBase {
+  std::atomic<std::int64_t> held{0}, peak{0};
+
+  void reportMemoryUsage(void*, int64_t bytes, ReportedTotal, ReportedTotal, c10::Device device) override {
+    if (!device.is_cpu()) return;
+    const auto now = held.fetch_add(bytes) + bytes;
+    auto seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+  }
+  bool memoryProfilingEnabled() const override { return true; }
+};
+
+HostMemoryCounter::HostMemoryCounter()
+    : m_reporter(std::make_shared<Reporter>()),
+      m_guard(std::make_unique<c10::DebugInfoGuard>(c10::DebugInfoKind::PROFILER_STATE, m_reporter)) {}
+
+HostMemoryCounter::~HostMemoryCounter() = default;
+
+std::int64_t HostMemoryCounter::peak() const { return m_reporter->peak.load(); }
 
 at::Tensor rngState(const c10::Device& device) {
   auto generator = at::globalContext().defaultGenerator(device);

@@ -18,6 +18,7 @@
 #include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Names.hpp"
 
 namespace tautrain::dist {
 
@@ -47,7 +48,7 @@ c10::intrusive_ptr<c10d::Store> makeStore(const DistConfig& config, const RankIn
 
 struct Communicator::Impl {
   RankInfo info;
-  std::string backendName;
+  Backend backend = Backend::kAuto;  ///< resolved: never kAuto
   double bucketBytes = 0;
   Milliseconds timeout{0};
   c10::intrusive_ptr<compat::CollectiveBackend> group;
@@ -84,8 +85,8 @@ Communicator::Communicator(const DistConfig& config, const RankInfo& info, bool 
   impl.info = info;
   impl.bucketBytes = config.bucket_mb * 1024 * 1024;
   impl.timeout = Milliseconds(static_cast<std::int64_t>(config.timeout_s * 1000));
-  impl.backendName = config.backend == "auto" ? (cuda ? "nccl" : "gloo") : config.backend;
-  TAUTRAIN_CHECK_KEY(impl.backendName != "nccl" || cuda, "dist.backend", "nccl needs train.device cuda");
+  impl.backend = config.backend != Backend::kAuto ? config.backend : cuda ? Backend::kNccl : Backend::kGloo;
+  TAUTRAIN_CHECK_KEY(impl.backend != Backend::kNccl || cuda, "dist.backend", "nccl needs train.device cuda");
   c10::intrusive_ptr<c10d::Store> store;
   try {
     store = c10::make_intrusive<c10d::PrefixStore>("tautrain", makeStore(config, info, impl.timeout));
@@ -94,7 +95,7 @@ Communicator::Communicator(const DistConfig& config, const RankInfo& info, bool 
                             config.init_method, info.master_addr, info.master_port, config.timeout_s,
                             Impl::firstLine(e.what())));
   }
-  if (impl.backendName == "gloo") {
+  if (impl.backend == Backend::kGloo) {
     auto options = c10d::ProcessGroupGloo::Options::create(impl.timeout);
     // One node: loopback always works. Several: GLOO_SOCKET_IFNAME picks the interface, as in PyTorch.
     if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"))
@@ -120,14 +121,14 @@ Communicator::Communicator(const DistConfig& config, const RankInfo& info, bool 
 #endif
   }
   log::get("dist")->info("rank {} of {} joined the {} group ({}, local rank {} of {})", info.rank, info.world_size,
-                         impl.backendName, info.source, info.local_rank, info.local_world_size);
+                         core::nameOf(impl.backend), info.source, info.local_rank, info.local_world_size);
 }
 
 Communicator::~Communicator() = default;
 
 int Communicator::rank() const { return m_impl->info.rank; }
 int Communicator::size() const { return m_impl->info.world_size; }
-const std::string& Communicator::backend() const { return m_impl->backendName; }
+Backend Communicator::backend() const { return m_impl->backend; }
 
 void Communicator::broadcast(std::vector<at::Tensor>& tensors, int root) {
   c10d::BroadcastOptions options;

@@ -8,7 +8,9 @@
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Text.hpp"
+#include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/dist/RankInfo.hpp"
+#include "tautrain/model/Cost.hpp"
 
 namespace tautrain::jobs {
 
@@ -69,21 +71,15 @@ std::string condorArguments(const std::vector<std::string>& words) {
 }
 
 std::int64_t estimateGpuMemoryMb(const config::RunConfig& config, std::int64_t parameters, std::int64_t longest) {
-  const auto& m = config.model;
   const double batch = config.data.batch_size > 0 ? config.data.batch_size : 350;
-  const double tokens = config.data.token_budget > 0 ? static_cast<double>(config.data.token_budget)
-                                                     : batch * static_cast<double>(longest);
-  const double bytes = config.train.precision == "bf16" ? 3 : 4;  // bf16 activations plus fp32 masters
-  // Weights, gradients and two Adam moments, in fp32.
-  const double state = 16.0 * static_cast<double>(parameters);
-  // Saved per encoder layer for the backward pass: about 12 vectors of d_model and 2 of d_ff
-  // per token; the reference attention also keeps its [heads, L, L] probabilities twice.
-  double perLayer = tokens * (12.0 * m.d_model + 2.0 * m.d_ff) * bytes;
-  if (m.attention == "reference") perLayer += 2.0 * tokens * static_cast<double>(longest) * m.heads * bytes;
-  const double embeddings = tokens * (m.embed_hidden + m.d_model) * 2.0 * bytes;
-  const double activations = perLayer * m.layers + embeddings;
+  const double tokenSlots = config.data.token_budget > 0 ? static_cast<double>(config.data.token_budget)
+                                                         : batch * static_cast<double>(longest);
+  // bf16 autocast keeps about half its saved values in fp32 (norm inputs, the residual stream).
+  const int valueBytes = config.train.precision == train::Precision::kBf16 ? 3 : 4;
+  const model::CostModel cost(data::FeatureSchema::fromSpec(config.data.features), config.model, valueBytes);
   constexpr double kContextMb = 600;  // CUDA context and LibTorch kernels
-  const double mb = kContextMb + (state + activations) / (1024.0 * 1024.0);
+  const double mb =
+      kContextMb + cost.trainingMemoryBytes(parameters, tokenSlots, static_cast<double>(longest)) / (1024.0 * 1024.0);
   // 25 % headroom for the caching allocator's fragmentation, rounded up to 256 MiB.
   return static_cast<std::int64_t>(std::ceil(mb * 1.25 / 256.0) * 256.0);
 }

@@ -175,12 +175,6 @@ std::vector<JobFile> evaluationDagFiles(const std::vector<std::pair<std::string,
            dagText("evaluation of " + std::to_string(models.size()) + " checkpoints", nodes, {{scoreNodes, {"merge"}}})}};
 }
 
-StudyKind studyKind(const std::string& name) {
-  for (std::size_t k = 0; k < kStudyKindNames.size(); ++k)
-    if (name == kStudyKindNames[k]) return static_cast<StudyKind>(k);
-  throw ConfigError("kind", fmt::format("'{}' is none of {}", name, fmt::join(kStudyKindNames, ", ")));
-}
-
 std::vector<JobFile> studyDagFiles(const config::RunConfig& runConfig, const StudySpec& spec, const JobResources& r) {
   auto config = runConfig;
   if (spec.kind != StudyKind::kPatience) config.train.keep_checkpoints = 1;  // best and newest travel back
@@ -249,7 +243,7 @@ std::vector<JobFile> studyDagFiles(const config::RunConfig& runConfig, const Stu
   edges.push_back({last, {"final"}});
 
   // One training submit file serves every variant through the DAG's VARS.
-  const std::string kind = kStudyKindNames[static_cast<std::size_t>(spec.kind)];
+  const std::string kind = core::nameOf(spec.kind);
   std::vector<JobFile> files{runYaml(config, r),
                              {"train.sub", trainingJob(config, r, "run.yaml", "$(run)", "$(settings)").text()}};
   if (spec.kind != StudyKind::kPatience) files.push_back({"score.sub", scoringJob(r, spec.test).text()});

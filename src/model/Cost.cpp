@@ -1,5 +1,6 @@
 #include "tautrain/model/Cost.hpp"
 
+#include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
 
 namespace tautrain::model {
@@ -11,8 +12,12 @@ constexpr double kAdamBytesPerParameter = 7 * 4;
 
 }  // namespace
 
+bool runsFusedAttention(const ModelConfig& config) {
+  return config.attention == Attention::kFused || (config.attention == Attention::kAuto && compat::kHasFusedAttention);
+}
+
 CostModel::CostModel(const data::FeatureSchema& schema, const ModelConfig& config, int valueBytes)
-    : m_config(config), m_valueBytes(valueBytes) {
+    : m_config(config), m_fusedAttention(runsFusedAttention(config)), m_valueBytes(valueBytes) {
   const double d = config.d_model, ff = config.d_ff, hidden = config.embed_hidden;
   for (const auto& c : schema.collections) {
     const double inputs = c.continuousCount();
@@ -54,12 +59,22 @@ Cost CostModel::inference(const data::HostBatch& batch) const {
 Cost CostModel::training(const data::HostBatch& batch, std::int64_t parameters) const {
   const double tokens = static_cast<double>(batch.realTokens());
   const double d = m_config.d_model;
-  const double saved = 2.0 * (7 * d + m_config.d_ff) * m_valueBytes;
+  const double saved = 2.0 * savedValuesPerToken() * m_valueBytes;
   const double residualAndGradient = 4.0 * d * m_valueBytes;
   const double embedHidden = 2.0 * m_config.embed_hidden * m_valueBytes;
   const double bytes = inputBytes(batch) + tokens * (m_config.layers * (saved + residualAndGradient) + embedHidden) +
                        static_cast<double>(parameters) * kAdamBytesPerParameter;
   return {3 * forwardFlops(batch), bytes};
+}
+
+double CostModel::savedValuesPerToken() const { return 10.0 * m_config.d_model + 2.0 * m_config.d_ff; }
+
+double CostModel::trainingMemoryBytes(std::int64_t parameters, double tokenSlots, double longest) const {
+  const double state = 16.0 * static_cast<double>(parameters);  // fp32 weights, gradients, two moments
+  const double scores = m_fusedAttention ? 0 : m_config.heads * longest;
+  const double embedding = 2.0 * m_config.embed_hidden + 2.0 * m_config.d_model;  // hidden before/after GELU, output
+  const double perToken = m_config.layers * (savedValuesPerToken() + scores) + 2 * scores + embedding;
+  return state + tokenSlots * perToken * m_valueBytes;
 }
 
 }  // namespace tautrain::model

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tautrain/compat/TorchCompat.hpp"
+#include "tautrain/model/Cost.hpp"
 
 namespace tautrain::model {
 
@@ -87,7 +88,7 @@ std::int64_t countOf(const nn::Module& module) {
 TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const ModelConfig& config)
     : m_config(config) {
   config.validate();
-  m_fusedAttention = config.attention == "fused" || (config.attention == "auto" && compat::kHasFusedAttention);
+  m_fusedAttention = runsFusedAttention(config);
   TAUTRAIN_CHECK_KEY(!m_fusedAttention || compat::kHasFusedAttention, "model.attention",
                      "fused attention needs LibTorch 2.0 or newer; this build has " TORCH_VERSION);
   m_typeEmbedding = register_module("type_embedding", nn::Embedding(schema.tokenTypeCount(), config.type_embedding));
@@ -107,7 +108,7 @@ TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const 
 }
 
 torch::Tensor TauTransformerImpl::forward(const data::TensorBatch& batch) {
-  const bool packed = m_config.layout == "packed";
+  const bool packed = m_config.layout == Layout::kPacked;
   const auto longOptions = torch::TensorOptions().dtype(torch::kLong).device(m_typeEmbedding->weight.device());
   TokenLayout layout{batch.padding_mask, {}, batch.size, batch.max_len};
   if (packed) layout.token_slot = torch::empty({batch.tokens}, longOptions);

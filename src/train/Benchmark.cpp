@@ -11,6 +11,7 @@
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Measure.hpp"
+#include "tautrain/core/Names.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/train/MultiTensorAdam.hpp"
@@ -152,7 +153,7 @@ double floorRate(const model::Cost& perCandidate, const DevicePeak& peak) {
 ThroughputReport measureThroughput(const config::RunConfig& config, const ThroughputOptions& options) {
   auto logger = log::get("bench");
   const auto device = setUpDevice(config.train);
-  const bool bf16 = config.train.precision == "bf16";
+  const bool bf16 = config.train.precision == Precision::kBf16;
   const auto schema = data::FeatureSchema::fromSpec(config.data.features);
   const data::Dataset dataset(data::splitFiles(config.data).train, schema, data::readOptions(config.data));
   const auto scaler = data::StandardScaler::fit(dataset, config.data.threads);
@@ -176,7 +177,7 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
                                             [&](const auto& host) { return cost.training(host, report.parameters); });
     const auto inferCost =
         costPerCandidate(batches, options.warmup_steps, [&](const auto& host) { return cost.inference(host); });
-    for (const std::string layout : {"padded", "packed"}) {
+    for (const auto layout : {model::Layout::kPadded, model::Layout::kPacked}) {
       auto& row = rows.emplace_back();
       row.smart = smart;
       row.layout = layout;
@@ -222,7 +223,7 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
     rows[v].infer_candidates_per_s = median(inferRates[v]);
     logger->info("{} batching, {} layout: training {:.0f} candidates/s, inference {:.0f} candidates/s (median of {}), "
                  "padding efficiency {:.3f}",
-                 rows[v].smart ? "smart" : "random", rows[v].layout, rows[v].train_candidates_per_s,
+                 rows[v].smart ? "smart" : "random", core::nameOf(rows[v].layout), rows[v].train_candidates_per_s,
                  rows[v].infer_candidates_per_s, options.rounds, rows[v].padding_efficiency);
   }
   return report;

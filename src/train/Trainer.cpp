@@ -11,6 +11,7 @@
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Measure.hpp"
+#include "tautrain/core/Names.hpp"
 #include "tautrain/core/Progress.hpp"
 #include "tautrain/core/Random.hpp"
 #include "tautrain/core/StopSignals.hpp"
@@ -243,7 +244,7 @@ class Run {
         m_logger(log::get("train")),
         m_rank(dist::rankFromEnvironment()),
         m_device(setUpDevice(config.train, m_rank)),
-        m_bf16(config.train.precision == "bf16"),
+        m_bf16(config.train.precision == Precision::kBf16),
         m_runDir(config.output),
         m_schema(data::FeatureSchema::fromSpec(config.data.features)) {
     // In a data-parallel run every rank trains; rank 0 alone writes the run directory.
@@ -353,8 +354,7 @@ class Run {
   }
 
  private:
-  /// dist.batch_scope: global, data.batch_size is the whole step's; else each rank's.
-  bool globalBatches() const { return m_config.dist.batch_scope == "global"; }
+  bool globalBatches() const { return m_config.dist.batch_scope == dist::BatchScope::kGlobal; }
 
   void loadData(const std::string& resumeFrom) {
     const auto split = data::splitFiles(m_config.data);
@@ -398,7 +398,8 @@ class Run {
     for (const auto& [block, count] : m_model->parameterCounts())
       m_logger->info("  {:<16} {:>9} parameters", block, count);
     m_logger->info("TauTransformer: {} trainable parameters, {} layout, {} attention", m_model->parameterCount(),
-                   m_config.model.layout, m_model->fusedAttention() ? "fused" : "reference");
+                   core::nameOf(m_config.model.layout),
+                   core::nameOf(m_model->fusedAttention() ? model::Attention::kFused : model::Attention::kReference));
     m_optimizer = std::make_unique<MultiTensorAdam>(
         m_model->parameters(), torch::optim::AdamOptions(tc.learning_rate).betas({tc.beta1, tc.beta2}).eps(tc.epsilon));
     bool ownRng = false;
@@ -420,7 +421,7 @@ class Run {
                                     static_cast<std::uint64_t>(state.global_step)));
     }
     m_logger->info("data-parallel over {} ranks ({}), batch_scope {}: {} candidates per step", m_rank.world_size,
-                   m_comm->backend(), m_config.dist.batch_scope,
+                   core::nameOf(m_comm->backend()), core::nameOf(m_config.dist.batch_scope),
                    globalBatches() ? m_config.data.batch_size : m_config.data.batch_size * m_rank.world_size);
   }
 

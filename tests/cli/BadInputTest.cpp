@@ -248,6 +248,11 @@ TEST_F(BadInput, ConfigsScalersTablesAndRecords) {
   const auto type = badFile("type.yaml", "data:\n  batch_size: many\n");
   expectRefused("wrong type", "fit-scaler -c " + type + " -o " + out("s.json"), type, 2, {"data.batch_size"});
 
+  const auto study = runTautrain("condor study nonsense --test x.h5 -o " + out("study"));
+  EXPECT_EQ(study.code, 2) << study.output;
+  EXPECT_NE(study.output.find("seeds, data-scaling, patience or pruning"), std::string::npos) << study.output;
+  EXPECT_FALSE(fs::exists(out("study")));
+
   const auto scalerJunk = badFile("scaler-junk.json", "{ means: ");
   const auto trainWithScaler = [&](const std::string& scaler) {
     return "train -o " + out("scaled") + " " + tautrain::test::tinyRunSettings(file("data")) + " --set data.scaler=" +

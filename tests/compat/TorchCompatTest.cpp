@@ -68,3 +68,18 @@ TEST(TorchCompat, PeakDeviceMemoryIsUnknownOnTheCpu) {
   EXPECT_EQ(compat::peakDeviceMemory(torch::kCPU), -1);
   compat::resetPeakDeviceMemory(torch::kCPU);
 }
+
+TEST(TorchCompat, HostMemoryCounterSeesThePeakOfCpuTensorsAllocatedWhileItLives) {
+  const auto before = torch::ones({1 << 20});  // held already: not counted, and its release neither
+  compat::HostMemoryCounter counter;
+  {
+    const auto a = torch::ones({1 << 18});   // 1 MiB
+    const auto b = torch::ones({1 << 19});   // 2 MiB, held with a
+  }
+  const auto c = torch::ones({1 << 18});     // 1 MiB after both were freed
+  EXPECT_EQ(counter.peak(), 3 << 20);
+  // Multithreaded operators allocate their outputs on the calling thread: counted.
+  const auto d = torch::ones({1 << 20}).mul(2);
+  EXPECT_GE(counter.peak(), (1 + 4 + 4) << 20);
+  EXPECT_LT(counter.peak(), ((1 + 4 + 4) << 20) + 1024) << "the scalar 2 becomes a small tensor, no more";
+}

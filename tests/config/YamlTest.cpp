@@ -81,9 +81,36 @@ TEST(YamlConfig, BadSetSyntaxAndMissingFileAreErrors) {
   EXPECT_NE(errorOf({file}, {}).find("syntax.yaml"), std::string::npos);
 }
 
+TEST(YamlConfig, NamedSettingsBecomeEnumsAndAWrongNameListsTheAllowedOnes) {
+  tautrain::test::TempDir dir;
+  const auto file = writeFile(dir, "named.yaml", "train:\n  precision: bf16\n  lr_schedule: cosine\n"
+                                                 "model:\n  layout: packed\ndist:\n  batch_scope: global\n");
+  const auto config = loadRunConfig({file}, {"model.attention=reference", "dist.backend=gloo"});
+  EXPECT_EQ(config.train.precision, tautrain::train::Precision::kBf16);
+  EXPECT_EQ(config.train.lr_schedule, tautrain::train::LrSchedule::kCosine);
+  EXPECT_EQ(config.model.layout, tautrain::model::Layout::kPacked);
+  EXPECT_EQ(config.model.attention, tautrain::model::Attention::kReference);
+  EXPECT_EQ(config.dist.batch_scope, tautrain::dist::BatchScope::kGlobal);
+  EXPECT_EQ(config.dist.backend, tautrain::dist::Backend::kGloo);
+  // The effective config writes the names, with the allowed ones as the key's help.
+  const auto dumped = tautrain::config::dumpRunConfig(config);
+  EXPECT_NE(dumped.find("lr_schedule: cosine  # constant, cosine or exponential;"), std::string::npos) << dumped;
+  EXPECT_NE(dumped.find("batch_scope: global  # per_rank or global;"), std::string::npos) << dumped;
+
+  const auto typo = writeFile(dir, "typo.yaml", "train:\n  precision: fp16\n");
+  const auto message = errorOf({typo}, {});
+  EXPECT_NE(message.find("'train.precision'"), std::string::npos) << message;
+  EXPECT_NE(message.find("must be fp32 or bf16, not 'fp16'"), std::string::npos) << message;
+  EXPECT_NE(message.find("typo.yaml:2"), std::string::npos) << message;
+  EXPECT_NE(errorOf({}, {"model.attention=flash"}).find("must be reference, fused or auto, not 'flash'"),
+            std::string::npos);
+  EXPECT_NE(errorOf({}, {"model.layout=[padded]"}).find("'model.layout'"), std::string::npos);
+}
+
 TEST(YamlConfig, DumpReadsBackToTheSameConfig) {
   tautrain::test::TempDir dir;
   const auto original = loadRunConfig({}, {"data.batch_size=123", "generator.class_fractions=[1, 2, 3, 4]",
+                                           "train.lr_schedule=exponential", "dist.backend=nccl",
                                            "data.pruning.max_tokens={pf: 64}", "output=somewhere"});
   const auto dumped = tautrain::config::dumpRunConfig(original);
   const auto file = writeFile(dir, "dump.yaml", dumped);

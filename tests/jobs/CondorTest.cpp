@@ -68,7 +68,7 @@ TEST(CondorJob, ArgumentsAreQuotedTheHtcondorWay) {
 
 TEST(CondorJob, GpuMemoryEstimateGrowsWithWhatTheConfigAsksFor) {
   config::RunConfig config;
-  config.model.attention = "fused";
+  config.model.attention = model::Attention::kFused;
   const auto base = jobs::estimateGpuMemoryMb(config, 458776, 256);
   EXPECT_GE(base, 1024);
   EXPECT_LE(base, 16384) << "the thesis model fits a small GPU share";
@@ -77,10 +77,10 @@ TEST(CondorJob, GpuMemoryEstimateGrowsWithWhatTheConfigAsksFor) {
   bigger.data.batch_size *= 4;
   EXPECT_GT(jobs::estimateGpuMemoryMb(bigger, 458776, 256), base);
   auto reference = config;
-  reference.model.attention = "reference";
+  reference.model.attention = model::Attention::kReference;
   EXPECT_GT(jobs::estimateGpuMemoryMb(reference, 458776, 256), base) << "[heads, L, L] attention probabilities";
   auto bf16 = config;
-  bf16.train.precision = "bf16";
+  bf16.train.precision = train::Precision::kBf16;
   EXPECT_LT(jobs::estimateGpuMemoryMb(bf16, 458776, 256), base);
 }
 
@@ -254,19 +254,6 @@ TEST(CondorEviction, EvictedAtRandomMomentsTheJobEndsAsAnUninterruptedRunAndLose
   const auto a = test::parametersOf(dir.file("straight/last.pt")), b = test::parametersOf((spool / "run" / "last.pt").string());
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
-}
-
-TEST(CondorFiles, StudyKindsAreParsedOnceAndAnUnknownOneListsThem) {
-  EXPECT_EQ(jobs::studyKind("data-scaling"), jobs::StudyKind::kDataScaling);
-  EXPECT_EQ(jobs::studyKind("pruning"), jobs::StudyKind::kPruning);
-  try {
-    jobs::studyKind("nonsense");
-    ADD_FAILURE() << "no error";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("'nonsense' is none of seeds, data-scaling, patience, pruning"),
-              std::string::npos)
-        << e.what();
-  }
 }
 
 TEST(CondorFiles, AStudyIsComposedWithoutWritingAnything) {

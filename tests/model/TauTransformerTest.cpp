@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <numeric>
+
 #include "support/TestData.hpp"
 #include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/data/Dataset.hpp"
@@ -13,7 +15,7 @@ using namespace tautrain;
 
 namespace {
 
-model::ModelConfig smallModel(const std::string& layout = "padded") {
+model::ModelConfig smallModel(model::Layout layout = model::Layout::kPadded) {
   model::ModelConfig config;
   config.layout = layout;
   config.d_model = 16;
@@ -52,8 +54,15 @@ TEST(TauTransformer, ThesisConfigurationHasAbout466kParameters) {
   EXPECT_EQ(counts.back().second, 50052);
 }
 
-class EveryLayout : public ::testing::TestWithParam<std::string> {};
-INSTANTIATE_TEST_SUITE_P(TauTransformer, EveryLayout, ::testing::Values("padded", "packed"));
+class EveryLayout : public ::testing::TestWithParam<model::Layout> {};
+/// Parameterised tests named by the setting's name ("padded"), not its bytes.
+template <typename E>
+std::string settingName(const ::testing::TestParamInfo<E>& info) {
+  return core::nameOf(info.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(TauTransformer, EveryLayout, ::testing::Values(model::Layout::kPadded, model::Layout::kPacked),
+                         settingName<model::Layout>);
 
 TEST_P(EveryLayout, PaddingNeverLeaks) {
   Fixture f;
@@ -86,9 +95,9 @@ TEST_P(EveryLayout, PermutingTokensLeavesScoresUnchanged) {
 TEST(TauTransformer, PackedAndPaddedLayoutsAgreeInScoresAndGradients) {
   Fixture f;
   torch::manual_seed(3);
-  model::TauTransformer padded(f.schema, smallModel("padded"));
+  model::TauTransformer padded(f.schema, smallModel(model::Layout::kPadded));
   torch::manual_seed(3);
-  model::TauTransformer packed(f.schema, smallModel("packed"));
+  model::TauTransformer packed(f.schema, smallModel(model::Layout::kPacked));
   padded->eval(), packed->eval();
   const auto batch = f.batchOf({1, 6, 7, 13, 20, 33});
   ASSERT_LT(batch.tokens, batch.size * batch.max_len);  // there is padding to skip
@@ -104,13 +113,13 @@ TEST(TauTransformer, PackedAndPaddedLayoutsAgreeInScoresAndGradients) {
 TEST(TauTransformer, FusedAttentionAgreesWithTheReferenceOrIsRefusedByOldLibTorch) {
   Fixture f;
   auto fusedConfig = smallModel();
-  fusedConfig.attention = "fused";
+  fusedConfig.attention = model::Attention::kFused;
   if (!compat::kHasFusedAttention) {
     EXPECT_THROW(model::TauTransformer(f.schema, fusedConfig), ConfigError);
     return;
   }
   auto referenceConfig = smallModel();
-  referenceConfig.attention = "reference";
+  referenceConfig.attention = model::Attention::kReference;
   torch::manual_seed(4);
   model::TauTransformer reference(f.schema, referenceConfig);
   torch::manual_seed(4);
@@ -165,12 +174,49 @@ TEST(CostModel, BatchCostAddsTokensPairsAndCandidates) {
   // Inputs: (4 bytes x continuous features + 8) per token = 2*12 + 4*24 + 1*12 = 132 bytes.
   // Inference adds the residual stream in and out of each block: 7 x 2 x (2*16*4).
   EXPECT_EQ(cost.inference(batch).bytes, 132 + 7 * 2 * 128);
-  // Training: per token and block 2*(7*16+32)*4 saved + 4*16*4 residual and gradient, the
-  // embedding's hidden layer 2*32*4 per token, Adam 28 bytes per weight.
-  EXPECT_EQ(cost.training(batch, 1000).bytes, 132 + 7 * (2 * (1152 + 256) + 256) + 28000);
+  // Training: per token and block (10*16+2*32)*4 saved, written and read, + 4*16*4 residual
+  // and gradient, the embedding's hidden layer 2*32*4 per token, Adam 28 bytes per weight.
+  EXPECT_EQ(cost.training(batch, 1000).bytes, 132 + 7 * (2 * (1792 + 256) + 256) + 28000);
   // bf16 activations halve everything but the fp32 inputs and optimizer.
   const model::CostModel bf16(test::tinySchema(), smallModel(), 2);
-  EXPECT_EQ(bf16.training(batch, 1000).bytes, 132 + 7 * (2 * (576 + 128) + 128) + 28000);
+  EXPECT_EQ(bf16.training(batch, 1000).bytes, 132 + 7 * (2 * (896 + 128) + 128) + 28000);
+}
+
+class EveryAttention : public ::testing::TestWithParam<model::Attention> {};
+INSTANTIATE_TEST_SUITE_P(CostModel, EveryAttention,
+                         ::testing::Values(model::Attention::kReference, model::Attention::kAuto),
+                         settingName<model::Attention>);
+
+TEST_P(EveryAttention, TrainingMemoryIsWithinAFifthOfTheMeasuredPeakOfAStep) {
+  test::TempDir dir;
+  const auto schema = test::tinySchema();
+  const data::Dataset dataset(test::writeTinyShards(dir, 1, 600), schema);
+  const auto scaler = data::StandardScaler::fit(dataset);
+  const data::Loader loader(dataset, scaler, data::LoaderOptions{});
+  std::vector<std::int64_t> all(600);
+  std::iota(all.begin(), all.end(), 0);
+  const auto batch = data::toTensors(loader.assemble(all, 0));
+  auto config = smallModel();
+  config.attention = GetParam();
+  config.heads = 2;
+  config.layers = 3;
+  torch::manual_seed(6);
+  model::TauTransformer model(schema, config);
+  model->train();
+  // Weights exist before the count starts; the gradients, like the activations, come during it.
+  const std::int64_t parameters = model->parameterCount();
+  const model::CostModel cost(schema, config, 4);
+  const double expected = cost.trainingMemoryBytes(parameters, static_cast<double>(batch.size * batch.max_len),
+                                                   static_cast<double>(batch.max_len)) -
+                          12.0 * static_cast<double>(parameters);
+  double measured = 0;
+  {
+    compat::HostMemoryCounter counter;
+    model->forward(batch).logsumexp(1).sum().backward();
+    measured = static_cast<double>(counter.peak());
+  }
+  EXPECT_NEAR(expected / measured, 1.0, 0.2) << "estimated " << expected << " bytes, measured " << measured << " ("
+                                             << batch.size << " candidates of up to " << batch.max_len << " tokens)";
 }
 
 TEST_P(EveryLayout, Bf16AutocastComputesInBf16CloseToFp32AndLeavesTheWeightsFp32) {

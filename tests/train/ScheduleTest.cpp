@@ -22,7 +22,7 @@ TEST(Schedule, CosineFallsFromThePeakToTheFloorAtTheLastEpoch) {
   TrainConfig config;
   config.learning_rate = 1e-3;
   config.min_learning_rate = 1e-5;
-  config.lr_schedule = "cosine";
+  config.lr_schedule = LrSchedule::kCosine;
   config.max_epochs = 4;
   EXPECT_DOUBLE_EQ(learningRate(config, 0, 10), 1e-3);
   EXPECT_NEAR(learningRate(config, 20, 10), 0.5 * (1e-3 + 1e-5), 1e-12);  // half way
@@ -33,7 +33,7 @@ TEST(Schedule, CosineFallsFromThePeakToTheFloorAtTheLastEpoch) {
 TEST(Schedule, ExponentialDecaysOncePerEpoch) {
   TrainConfig config;
   config.learning_rate = 1e-3;
-  config.lr_schedule = "exponential";
+  config.lr_schedule = LrSchedule::kExponential;
   config.lr_decay = 0.5;
   EXPECT_DOUBLE_EQ(learningRate(config, 9, 10), 1e-3);
   EXPECT_DOUBLE_EQ(learningRate(config, 10, 10), 0.5e-3);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tautrain/config/RunConfig.hpp"
+#include "tautrain/core/Names.hpp"
 
 namespace tautrain::cli {
 
@@ -21,6 +22,19 @@ struct ConfigOptions {
   /// `defaults` (a command's own defaults) lose to the files.
   config::RunConfig load(const std::vector<std::string>& extra = {}, const std::vector<std::string>& defaults = {}) const;
 };
+
+/// An option that takes one of the names of enum E (core/Names.hpp); others are refused listing them.
+template <typename E>
+CLI::Option* addNamedOption(CLI::App& command, const std::string& name, E& target, const std::string& help) {
+  const auto toNumber = [](std::string& text) -> std::string {
+    const auto value = core::parseName<E>(text);
+    if (!value) return "must be " + core::allowedNames<E>() + ", not '" + text + "'";
+    text = std::to_string(static_cast<int>(*value));  // CLI11 reads an enum as its number
+    return "";
+  };
+  return command.add_option(name, target, help + ": " + core::allowedNames<E>())
+      ->transform(CLI::Validator(toNumber, "NAME"));
+}
 
 /// Thrown by a command that ends on purpose with a specific exit code (a checkpoint after
 /// SIGTERM, for HTCondor's checkpoint_exit_code).

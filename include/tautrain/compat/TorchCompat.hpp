@@ -6,10 +6,15 @@
 #include <torch/version.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #define TAUTRAIN_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace c10 {
+class DebugInfoGuard;
+}  // namespace c10
 
 namespace c10d {
 class ProcessGroup;
@@ -60,6 +65,25 @@ void setCudaMath(bool allowTf32, bool cudnnBenchmark);
 /// allocator statistics).
 std::int64_t peakDeviceMemory(const c10::Device& device);
 void resetPeakDeviceMemory(const c10::Device& device);
+
+/// Bytes of CPU tensors allocated while it lives, by this thread and the threads LibTorch hands
+/// its work to: the CPU's missing peak-memory statistic. LibTorch's CPU allocator reports to it
+/// as it would to its memory profiler; memory held before it started is not counted.
+class HostMemoryCounter {
+ public:
+  HostMemoryCounter();
+  ~HostMemoryCounter();
+  HostMemoryCounter(const HostMemoryCounter&) = delete;
+  HostMemoryCounter& operator=(const HostMemoryCounter&) = delete;
+
+  /// The most bytes held at once since construction, over what was held then.
+  std::int64_t peak() const;
+
+ private:
+  struct Reporter;
+  std::shared_ptr<Reporter> m_reporter;
+  std::unique_ptr<c10::DebugInfoGuard> m_guard;
+};
 
 /// State of the default random generator of a device (dropout draws from it), for checkpoints.
 at::Tensor rngState(const c10::Device& device);

@@ -1,10 +1,25 @@
 #pragma once
 // Sizes of the TauTransformer (docs/physics.md §3); the defaults are the thesis model.
-#include <string>
+#include <array>
 
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Names.hpp"
 
 namespace tautrain::model {
+
+/// How a batch is laid out: kPadded [B, L, d], or kPacked [tokens, d] so that embeddings,
+/// feed-forwards and norms spend nothing on padding (attention still sees [B, L]).
+enum class Layout { kPadded, kPacked };
+constexpr std::array<core::Named<Layout>, 2> names(Layout) {
+  return {{{Layout::kPadded, "padded"}, {Layout::kPacked, "packed"}}};
+}
+
+/// kReference: written out, every LibTorch; kFused: scaled_dot_product_attention, LibTorch >= 2.0;
+/// kAuto: fused where available.
+enum class Attention { kReference, kFused, kAuto };
+constexpr std::array<core::Named<Attention>, 3> names(Attention) {
+  return {{{Attention::kReference, "reference"}, {Attention::kFused, "fused"}, {Attention::kAuto, "auto"}}};
+}
 
 struct ModelConfig {
   int type_embedding = 2;   ///< token type -> this many dims, appended to each token's features
@@ -16,12 +31,8 @@ struct ModelConfig {
   int decoder_hidden1 = 256;
   int decoder_hidden2 = 128;
   double dropout = 0.1;
-  /// How a batch is laid out: "padded" [B, L, d], or "packed" [tokens, d] so that embeddings,
-  /// feed-forwards and norms spend nothing on padding (attention still sees [B, L]).
-  std::string layout = "padded";
-  /// "reference" (written out, every LibTorch), "fused" (scaled_dot_product_attention,
-  /// LibTorch >= 2.0) or "auto" (fused where available).
-  std::string attention = "auto";
+  Layout layout = Layout::kPadded;
+  Attention attention = Attention::kAuto;
 
   template <class V>
   void describe(V& v) {
@@ -34,8 +45,8 @@ struct ModelConfig {
     v("decoder_hidden1", decoder_hidden1, "decoder: d_model -> hidden1 -> hidden2 -> 4");
     v("decoder_hidden2", decoder_hidden2, "");
     v("dropout", dropout, "dropout everywhere");
-    v("layout", layout, "padded or packed (no compute on padding outside attention)");
-    v("attention", attention, "reference, fused (LibTorch >= 2.0) or auto");
+    v("layout", layout, "packed: no compute on padding outside attention");
+    v("attention", attention, "fused needs LibTorch >= 2.0; auto: fused where available");
   }
   void validate() const {
     TAUTRAIN_CHECK_KEY(type_embedding > 0, "type_embedding", "must be positive");
@@ -45,9 +56,6 @@ struct ModelConfig {
     TAUTRAIN_CHECK_KEY(embed_hidden > 0 && d_ff > 0 && decoder_hidden1 > 0 && decoder_hidden2 > 0, "d_ff",
                        "hidden widths must be positive");
     TAUTRAIN_CHECK_KEY(dropout >= 0 && dropout < 1, "dropout", "must be in [0, 1)");
-    TAUTRAIN_CHECK_KEY(layout == "padded" || layout == "packed", "layout", "must be padded or packed, not '", layout, "'");
-    TAUTRAIN_CHECK_KEY(attention == "reference" || attention == "fused" || attention == "auto", "attention",
-                       "must be reference, fused or auto, not '", attention, "'");
   }
 };
 

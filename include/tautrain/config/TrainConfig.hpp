@@ -1,12 +1,25 @@
 #pragma once
 // The `train` section: optimiser, early stopping and device (docs/physics.md §4).
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Names.hpp"
 
 namespace tautrain::train {
+
+enum class LrSchedule { kConstant, kCosine, kExponential };
+constexpr std::array<core::Named<LrSchedule>, 3> names(LrSchedule) {
+  return {{{LrSchedule::kConstant, "constant"}, {LrSchedule::kCosine, "cosine"}, {LrSchedule::kExponential, "exponential"}}};
+}
+
+/// Arithmetic of the forward and backward passes; weights, optimizer and loss stay fp32.
+enum class Precision { kFp32, kBf16 };
+constexpr std::array<core::Named<Precision>, 2> names(Precision) {
+  return {{{Precision::kFp32, "fp32"}, {Precision::kBf16, "bf16"}}};
+}
 
 struct TrainConfig {
   int max_epochs = 100;
@@ -20,7 +33,7 @@ struct TrainConfig {
   bool tensorboard = true;
   std::int64_t max_batches_per_epoch = 0;
   int torch_threads = 0;
-  std::string lr_schedule = "constant";
+  LrSchedule lr_schedule = LrSchedule::kConstant;
   std::int64_t warmup_steps = 0;
   double min_learning_rate = 0;
   double lr_decay = 0.95;
@@ -32,7 +45,7 @@ struct TrainConfig {
   int checkpoint_exit_code = 85;
   std::int64_t stop_after_steps = 0;
   bool exit_after_checkpoint = false;
-  std::string precision = "fp32";
+  Precision precision = Precision::kFp32;
   bool allow_tf32 = true;
   bool cudnn_benchmark = false;
 
@@ -49,7 +62,7 @@ struct TrainConfig {
     v("tensorboard", tensorboard, "write TensorBoard scalars to the run directory (events.out.tfevents.*)");
     v("max_batches_per_epoch", max_batches_per_epoch, "cap on training batches per epoch (0: all)");
     v("torch_threads", torch_threads, "intra-op threads of LibTorch (0: its default)");
-    v("lr_schedule", lr_schedule, "constant, cosine (to min_learning_rate at max_epochs) or exponential (lr_decay per epoch)");
+    v("lr_schedule", lr_schedule, "cosine: to min_learning_rate at max_epochs; exponential: lr_decay per epoch");
     v("warmup_steps", warmup_steps, "linear warm-up from 0 over this many steps");
     v("min_learning_rate", min_learning_rate, "floor of the cosine schedule");
     v("lr_decay", lr_decay, "exponential schedule: factor per epoch");
@@ -62,7 +75,7 @@ struct TrainConfig {
     v("stop_after_steps", stop_after_steps, "checkpoint and stop after this many steps in total (0: off)");
     v("exit_after_checkpoint", exit_after_checkpoint,
       "exit with checkpoint_exit_code after each checkpoint_every_steps/minutes checkpoint (HTCondor self-checkpointing)");
-    v("precision", precision, "fp32, or bf16 (autocast; weights, optimizer and loss stay fp32)");
+    v("precision", precision, "bf16: autocast; weights, optimizer and loss stay fp32");
     v("allow_tf32", allow_tf32, "TF32 matmuls on CUDA");
     v("cudnn_benchmark", cudnn_benchmark, "cuDNN autotuning on CUDA");
   }
@@ -76,8 +89,6 @@ struct TrainConfig {
     TAUTRAIN_CHECK_KEY(log_every > 0, "log_every", "must be positive");
     TAUTRAIN_CHECK_KEY(max_batches_per_epoch >= 0, "max_batches_per_epoch", "must be >= 0");
     TAUTRAIN_CHECK_KEY(torch_threads >= 0, "torch_threads", "must be >= 0");
-    TAUTRAIN_CHECK_KEY(lr_schedule == "constant" || lr_schedule == "cosine" || lr_schedule == "exponential",
-                       "lr_schedule", "must be constant, cosine or exponential, not '", lr_schedule, "'");
     TAUTRAIN_CHECK_KEY(warmup_steps >= 0, "warmup_steps", "must be >= 0");
     TAUTRAIN_CHECK_KEY(min_learning_rate >= 0 && min_learning_rate <= learning_rate, "min_learning_rate",
                        "must be in [0, learning_rate]");
@@ -93,8 +104,6 @@ struct TrainConfig {
     TAUTRAIN_CHECK_KEY(stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
     TAUTRAIN_CHECK_KEY(!exit_after_checkpoint || checkpoint_every_steps > 0 || checkpoint_every_minutes > 0,
                        "exit_after_checkpoint", "needs checkpoint_every_steps or checkpoint_every_minutes");
-    TAUTRAIN_CHECK_KEY(precision == "fp32" || precision == "bf16", "precision", "must be fp32 or bf16, not '",
-                       precision, "'");
   }
 };
 

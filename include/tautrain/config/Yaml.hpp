@@ -11,6 +11,7 @@
 
 #include "tautrain/config/Fields.hpp"
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Names.hpp"
 
 namespace tautrain::config {
 
@@ -35,19 +36,25 @@ const char* typeName() {
 
 template <typename T>
 T scalarAs(const YAML::Node& node, const std::string& path, const std::string& where) {
-  if (!node.IsScalar()) throwTypeError(path, where, typeName<T>(), node);
-  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    // yaml-cpp accepts "1.5" for ints on some versions; insist on an integer literal.
-    const std::string& text = node.Scalar();
-    if (text.find_first_of(".eE") != std::string::npos && text.rfind("0x", 0) != 0)
+  if constexpr (core::HasNames<T>::value) {
+    const auto text = scalarAs<std::string>(node, path, where);
+    if (auto value = core::parseName<T>(text)) return *value;
+    throw ConfigError(path, "must be " + core::allowedNames<T>() + ", not '" + text + "' (at " + where + ")");
+  } else {
+    if (!node.IsScalar()) throwTypeError(path, where, typeName<T>(), node);
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // yaml-cpp accepts "1.5" for ints on some versions; insist on an integer literal.
+      const std::string& text = node.Scalar();
+      if (text.find_first_of(".eE") != std::string::npos && text.rfind("0x", 0) != 0)
+        throwTypeError(path, where, typeName<T>(), node);
+      if constexpr (std::is_unsigned_v<T>)
+        if (!text.empty() && text[0] == '-') throwTypeError(path, where, typeName<T>(), node);
+    }
+    try {
+      return node.as<T>();
+    } catch (const YAML::Exception&) {
       throwTypeError(path, where, typeName<T>(), node);
-    if constexpr (std::is_unsigned_v<T>)
-      if (!text.empty() && text[0] == '-') throwTypeError(path, where, typeName<T>(), node);
-  }
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    throwTypeError(path, where, typeName<T>(), node);
+    }
   }
 }
 
@@ -129,7 +136,11 @@ class YamlWriter {
   template <typename T>
   void operator()(const char* key, const T& value, const char* help) {
     m_out << YAML::Key << key << YAML::Value;
-    if constexpr (std::is_same_v<T, std::string>) m_out << YAML::DoubleQuoted << value;
+    if constexpr (core::HasNames<T>::value) {
+      const std::string choices = core::allowedNames<T>();
+      m_out << core::nameOf(value) << YAML::Comment(help && *help ? choices + "; " + help : choices);
+      return;
+    } else if constexpr (std::is_same_v<T, std::string>) m_out << YAML::DoubleQuoted << value;
     else if constexpr (std::is_same_v<T, std::vector<std::string>> || std::is_same_v<T, std::vector<double>> ||
                        std::is_same_v<T, std::vector<std::int64_t>>)
       m_out << YAML::Flow << value;

@@ -25,7 +25,8 @@ class Communicator {
 
   int rank() const;
   int size() const;
-  const std::string& backend() const;
+  /// The backend in use: auto resolved to NCCL or Gloo.
+  Backend backend() const;
 
   /// Every rank's tensors become root's.
   void broadcast(std::vector<at::Tensor>& tensors, int root = 0);

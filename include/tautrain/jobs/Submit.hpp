@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "tautrain/core/Names.hpp"
+
 namespace tautrain::config {
 struct RunConfig;
 }
@@ -46,10 +48,12 @@ std::vector<JobFile> evaluationDagFiles(const std::vector<std::pair<std::string,
                                         const std::vector<std::string>& testData, const JobResources& resources);
 
 enum class StudyKind { kSeeds, kDataScaling, kPatience, kPruning };
-/// The names `tautrain condor study` takes, in StudyKind's order.
-inline constexpr std::array<const char*, 4> kStudyKindNames{"seeds", "data-scaling", "patience", "pruning"};
-/// The kind called `name`; a ConfigError listing the names when there is none.
-StudyKind studyKind(const std::string& name);
+constexpr std::array<core::Named<StudyKind>, 4> names(StudyKind) {
+  return {{{StudyKind::kSeeds, "seeds"},
+           {StudyKind::kDataScaling, "data-scaling"},
+           {StudyKind::kPatience, "patience"},
+           {StudyKind::kPruning, "pruning"}}};
+}
 
 struct StudySpec {
   StudyKind kind = StudyKind::kSeeds;

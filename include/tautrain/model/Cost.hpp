@@ -21,6 +21,9 @@ struct Cost {
   }
 };
 
+/// Whether the model runs fused attention under `config` with this LibTorch (auto: where it can).
+bool runsFusedAttention(const ModelConfig& config);
+
 class CostModel {
  public:
   /// valueBytes: size of an activation (2 for bf16, 4 for fp32).
@@ -31,10 +34,23 @@ class CostModel {
   Cost inference(const data::HostBatch& batch) const;
   /// Forward + backward (backward ~ 2 x forward FLOPs) + one Adam update of `parameters`
   /// fp32 weights. Bytes: inputs read once; per block the activations backward needs
-  /// (7 d_model + d_ff values per token) written once and read once, the residual stream and
-  /// its gradient read and written once; Adam reads weight, gradient and both moments and
-  /// writes three of them.
+  /// (savedValuesPerToken) written once and read once, the residual stream and its gradient
+  /// read and written once; Adam reads weight, gradient and both moments and writes three.
   Cost training(const data::HostBatch& batch, std::int64_t parameters) const;
+
+  /// Values per token that one encoder block keeps for the backward pass, attention scores
+  /// aside: the block's input, q/k/v, the output projection's input, two dropout masks, both
+  /// norms' inputs, the feed-forward's input (d_model each) and its hidden layer before and
+  /// after the GELU (d_ff each): 10 d_model + 2 d_ff.
+  double savedValuesPerToken() const;
+
+  /// Memory of one training step at its peak: fp32 weights, gradients and both Adam moments of
+  /// `parameters`, and the activations of a batch of `tokenSlots` token slots (padding
+  /// included) whose longest candidate has `longest` tokens. The reference attention keeps its
+  /// [heads, L, L] probabilities in every block, and the last block's backward two more
+  /// (their gradient and the scores'); fused attention keeps none. Checked against measured
+  /// peaks in tests (CPU) and by `tautrain bench train` (CUDA).
+  double trainingMemoryBytes(std::int64_t parameters, double tokenSlots, double longest) const;
 
   /// Multiply-adds per token of each collection's embedding, of one encoder block, per
   /// (query, key) pair of one block's attention, and per candidate in the decoder.
@@ -48,6 +64,7 @@ class CostModel {
   double inputBytes(const data::HostBatch& batch) const;
 
   ModelConfig m_config;
+  bool m_fusedAttention;
   int m_valueBytes;
   std::vector<double> m_embedMacs, m_inputBytesPerToken;
   double m_blockMacs = 0, m_pairMacs = 0, m_decoderMacs = 0;

@@ -18,7 +18,7 @@ struct ThroughputOptions {
 
 struct Throughput {
   bool smart = true;
-  std::string layout;
+  model::Layout layout = model::Layout::kPadded;
   double padding_efficiency = 0;  ///< real over padded tokens in the timed batches
   double train_candidates_per_s = 0;
   double infer_candidates_per_s = 0;
