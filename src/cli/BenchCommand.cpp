@@ -182,17 +182,18 @@ void runTrainBench(const TrainBenchOptions& options) {
             << " timed steps per variant, median of " << options.throughput.rounds << " rounds\n"
             << fmt::format("measured peak: matmul {:.3g} TFLOP/s ({}), copy {:.0f} GB/s\n", peak.flops_per_s / 1e12,
                            peak.dtype, peak.bytes_per_s / 1e9)
-            << fmt::format("{:<8} {:<7} {:>8} {:>13} {:>6} {:>7} {:>13} {:>6} {:>7} {:>10}\n", "batching", "layout",
-                           "pad eff", "train cand/s", "ratio", "floor", "infer cand/s", "ratio", "floor", "memory");
+            << fmt::format("{:<8} {:<7} {:>8} {:>13} {:>6} {:>7} {:>13} {:>6} {:>7} {:>10} {:>10}\n", "batching",
+                           "layout", "pad eff", "train cand/s", "ratio", "floor", "infer cand/s", "ratio", "floor",
+                           "memory", "predicted");
   for (const auto& row : report.rows) {
     const double trainRatio = row.train_candidates_per_s / reference.train_candidates_per_s;
     const double inferRatio = row.infer_candidates_per_s / reference.infer_candidates_per_s;
     const double trainFloor = train::floorRate(row.train_cost, peak), inferFloor = train::floorRate(row.infer_cost, peak);
-    std::cout << fmt::format("{:<8} {:<7} {:>8.3f} {:>13.0f} {:>6.2f} {:>6.1f}% {:>13.0f} {:>6.2f} {:>6.1f}% {:>10}\n",
+    std::cout << fmt::format("{:<8} {:<7} {:>8.3f} {:>13.0f} {:>6.2f} {:>6.1f}% {:>13.0f} {:>6.2f} {:>6.1f}% {:>10} {:>10}\n",
                              row.smart ? "smart" : "random", core::nameOf(row.layout), row.padding_efficiency,
                              row.train_candidates_per_s, trainRatio, 100 * row.train_candidates_per_s / trainFloor,
                              row.infer_candidates_per_s, inferRatio, 100 * row.infer_candidates_per_s / inferFloor,
-                             memoryText(row.train_peak_memory_bytes));
+                             memoryText(row.train_peak_memory_bytes), memoryText(row.train_memory_estimate_bytes));
     result["rows"].push_back({{"batching", row.smart ? "smart" : "random"}, {"layout", core::nameOf(row.layout)},
                               {"padding_efficiency", row.padding_efficiency},
                               {"train_candidates_per_s", row.train_candidates_per_s},
@@ -204,6 +205,7 @@ void runTrainBench(const TrainBenchOptions& options) {
                               {"infer_bytes_per_candidate", row.infer_cost.bytes},
                               {"train_floor_candidates_per_s", trainFloor}, {"infer_floor_candidates_per_s", inferFloor},
                               {"train_peak_memory_bytes", row.train_peak_memory_bytes},
+                              {"train_memory_estimate_bytes", row.train_memory_estimate_bytes},
                               {"train_operators_per_step", row.train_operators_per_step},
                               {"infer_operators_per_step", row.infer_operators_per_step}});
   }

@@ -73,7 +73,10 @@ double CostModel::trainingMemoryBytes(std::int64_t parameters, double tokenSlots
   const double state = 16.0 * static_cast<double>(parameters);  // fp32 weights, gradients, two moments
   const double scores = m_fusedAttention ? 0 : m_config.heads * longest;
   const double embedding = 2.0 * m_config.embed_hidden + 2.0 * m_config.d_model;  // hidden before/after GELU, output
-  const double perToken = m_config.layers * (savedValuesPerToken() + scores) + 2 * scores + embedding;
+  // The peak comes as backward starts: every block's saved values at once. The last block's
+  // attention backward then briefly needs two more score-sized tensors, but by then its
+  // feed-forward values (about as many) are freed, so they are not added.
+  const double perToken = m_config.layers * (savedValuesPerToken() + scores) + embedding;
   return state + tokenSlots * perToken * m_valueBytes;
 }
 

@@ -166,6 +166,7 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
   auto& rows = report.rows;
   std::vector<std::vector<double>> trainRates, inferRates;
   std::vector<std::vector<data::LoadedBatch>> batchesOf;
+  std::vector<std::size_t> largestBatch;
   for (const bool smart : {true, false}) {
     auto loaderOptions = tensorLoaderOptions(config.data, config.seed, device);
     loaderOptions.batching.smart = smart;
@@ -177,6 +178,15 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
                                             [&](const auto& host) { return cost.training(host, report.parameters); });
     const auto inferCost =
         costPerCandidate(batches, options.warmup_steps, [&](const auto& host) { return cost.inference(host); });
+    std::size_t largest = options.warmup_steps;  // the timed batch of the highest predicted memory
+    std::int64_t memoryEstimate = 0;
+    for (std::size_t i = options.warmup_steps; i < batches.size(); ++i) {
+      const auto& host = batches[i].host;
+      const auto bytes = static_cast<std::int64_t>(cost.trainingMemoryBytes(
+          report.parameters, static_cast<double>(host.paddedTokens()), static_cast<double>(host.max_len)));
+      if (bytes > memoryEstimate) memoryEstimate = bytes, largest = i;
+    }
+    largestBatch.push_back(largest);
     for (const auto layout : {model::Layout::kPadded, model::Layout::kPacked}) {
       auto& row = rows.emplace_back();
       row.smart = smart;
@@ -184,6 +194,7 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
       row.padding_efficiency = efficiency;
       row.train_cost = trainCost;
       row.infer_cost = inferCost;
+      row.train_memory_estimate_bytes = memoryEstimate;
       trainRates.emplace_back(), inferRates.emplace_back();
     }
   }
@@ -199,11 +210,18 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
       model->to(device);
       MultiTensorAdam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.learning_rate));
       model->train();
+      if (!device.is_cuda()) {  // a first step, counted: the weights were there before, all else is its own
+        const auto largest = batches[largestBatch[v / 2]].tensors->to(device);
+        compat::HostMemoryCounter counter;
+        trainStep(model, optimizer, weighting, largest, device, bf16);
+        rows[v].train_peak_memory_bytes = std::max(rows[v].train_peak_memory_bytes, counter.peak() + 4 * report.parameters);
+      }
       compat::resetPeakDeviceMemory(device);
       trainRates[v].push_back(rate(batches, options.warmup_steps, device, [&](const auto& batch) {
         trainStep(model, optimizer, weighting, batch, device, bf16);
       }));
-      rows[v].train_peak_memory_bytes = std::max(rows[v].train_peak_memory_bytes, compat::peakDeviceMemory(device));
+      if (device.is_cuda())
+        rows[v].train_peak_memory_bytes = std::max(rows[v].train_peak_memory_bytes, compat::peakDeviceMemory(device));
       const auto sample = batches.back().tensors->to(device);
       rows[v].train_operators_per_step =
           topLevelOperators(device, [&] { trainStep(model, optimizer, weighting, sample, device, bf16); });

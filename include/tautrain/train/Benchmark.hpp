@@ -23,7 +23,13 @@ struct Throughput {
   double train_candidates_per_s = 0;
   double infer_candidates_per_s = 0;
   model::Cost train_cost, infer_cost;  ///< per candidate of the timed batches, real tokens only
-  std::int64_t train_peak_memory_bytes = -1;  ///< device memory of training; -1: not known here
+  /// Memory of training at its peak, weights included: on CUDA the allocator's peak over the
+  /// timed steps, on the CPU a first step (on the batch of the highest estimate) counted by
+  /// compat::HostMemoryCounter; -1: not known here (CUDA before LibTorch 2.9).
+  std::int64_t train_peak_memory_bytes = -1;
+  /// The cost model's prediction of that peak (model::CostModel::trainingMemoryBytes) for the
+  /// most demanding timed batch, padding included.
+  std::int64_t train_memory_estimate_bytes = 0;
   /// ATen operators per step not called from inside another: about the kernel launches on a GPU.
   std::int64_t train_operators_per_step = 0, infer_operators_per_step = 0;
 };
