@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -70,6 +71,7 @@ struct FitOptions {
   std::vector<std::string> runs;
   std::string selection = "window";
   bool plots = true;
+  bool weighted = false;
 };
 
 /// Writes PREFIX.csv, PREFIX.json and the plot (or prints the CSV without a prefix).
@@ -90,7 +92,7 @@ void writeFits(const FitOptions& options, const std::vector<eval::PowerLawFit>& 
   for (const auto& f : fits)
     json.push_back({{"series", f.series}, {"A", f.A}, {"A_err", number(f.A_err)}, {"alpha", f.alpha},
                     {"alpha_err", number(f.alpha_err)}, {"c", f.c}, {"c_err", number(f.c_err)}, {"chi2", f.chi2},
-                    {"ndf", f.ndf}});
+                    {"ndf", f.ndf}, {"chi2_ndf", number(f.ndf > 0 ? f.chi2 / f.ndf : NAN)}, {"weighted", f.weighted}});
   io::writeJson(options.out + ".json", json);
   if (options.plots) eval::plotPowerLaws(options.out, fits);
 }
@@ -98,7 +100,7 @@ void writeFits(const FitOptions& options, const std::vector<eval::PowerLawFit>& 
 struct EvaluateOptions {
   ConfigOptions config;
   std::vector<std::string> checkpoints, data, scores;
-  std::string run, reference, name;
+  std::string run, reference, name, thresholds;
   std::vector<int> patience{1, 3, 6, 10};
   std::string out = "evaluation";
   std::string device = "cpu";
@@ -124,9 +126,12 @@ std::vector<eval::ScoreTable> scoreAll(const EvaluateOptions& options,
 }
 
 void report(const EvaluateOptions& options, const std::vector<eval::ScoreTable>& tables) {
-  eval::evaluateAndWrite(options.out, tables, options.config.load().eval, options.plots, options.reference);
+  std::optional<eval::Thresholds> fixed;
+  if (!options.thresholds.empty()) fixed = eval::readThresholds(options.thresholds);
+  eval::evaluateAndWrite(options.out, tables, options.config.load().eval, options.plots, options.reference,
+                         fixed ? &*fixed : nullptr);
   std::cout << "tables: " << (fs::path(options.out) / "evaluation.md").string() << " (also wp.csv, knee.csv, roc.csv, "
-            << "evaluation.json; one subdirectory per model)\n";
+            << "efficiency.csv, " << (fixed ? "wp-fixed.csv, " : "") << "evaluation.json; one subdirectory per model)\n";
 }
 
 /// Options shared by the commands that score checkpoints (scoring) and write tables.
@@ -135,6 +140,10 @@ void addReportOptions(CLI::App* command, EvaluateOptions& options, bool scoring)
   command->add_option("-o,--out", options.out, "output directory")->capture_default_str();
   command->add_flag("!--no-plots", options.plots, "skip the gnuplot plots");
   command->add_option("--reference", options.reference, "model whose FPR the others are divided by in a ratio panel");
+  command->add_option("--thresholds", options.thresholds,
+                      "working-point thresholds fixed on another sample (tautrain wp derive): their TPR and FPR here "
+                      "go to wp-fixed.csv, and the rates versus pT, |eta| and decay mode use them")
+      ->check(CLI::ExistingFile);
   if (!scoring) return;
   command->add_option("--data", options.data, "test shards: files, directories or globs")->required();
   command->add_option("--device", options.device, "cpu, cuda or cuda:K")->capture_default_str();
@@ -172,6 +181,27 @@ void addEvalCommands(CLI::App& app) {
     std::vector<eval::ScoreTable> tables;
     for (const auto& file : data::expandPaths(rocOptions->scores)) tables.push_back(eval::readScores(file));
     report(*rocOptions, tables);
+  });
+
+  auto* wp = app.add_subcommand("wp", "Working points fixed on one sample, for use on others");
+  wp->require_subcommand(1);
+  auto* derive = wp->add_subcommand("derive", "The threshold of every working point of each model (window selection)");
+  auto deriveOptions = std::make_shared<EvaluateOptions>();
+  deriveOptions->config.addTo(*derive);
+  derive->add_option("--scores", deriveOptions->scores, "score files (HDF5), globs or directories")->required();
+  derive->add_option("-o,--out", deriveOptions->out, "thresholds file to write (JSON)")->required();
+  derive->callback([deriveOptions] {
+    const auto config = deriveOptions->config.load().eval;
+    std::vector<eval::DiscriminantResult> results;
+    std::string source;
+    for (const auto& file : data::expandPaths(deriveOptions->scores)) {
+      const auto part = eval::evaluate(eval::readScores(file), config);
+      results.insert(results.end(), part.begin(), part.end());
+      source += (source.empty() ? "" : ", ") + file;
+    }
+    createParentDirectory(deriveOptions->out);
+    eval::writeThresholds(deriveOptions->out, eval::workingPointThresholds(results, source));
+    std::cout << "thresholds: " << deriveOptions->out << " (use with tautrain roc/evaluate --thresholds)\n";
   });
 
   auto* ensemble = app.add_subcommand("ensemble", "Mean, spread and 68 % band of FPR over TPR across runs' score files");
@@ -235,7 +265,10 @@ void addEvalCommands(CLI::App& app) {
       ->check(CLI::ExistingFile);
   powerLaw->add_option("--out", fitOptions->out, "write PREFIX.csv, PREFIX.json and plots (default: CSV to stdout)");
   powerLaw->add_flag("!--no-plots", fitOptions->plots, "skip the gnuplot plot");
-  powerLaw->callback([fitOptions] { writeFits(*fitOptions, eval::fitPowerLawCsv(fitOptions->input)); });
+  powerLaw->add_flag("--weighted", fitOptions->weighted,
+                     "weight each point by its uncertainty (column <series>_err; absolute, as scipy's absolute_sigma)");
+  powerLaw->callback(
+      [fitOptions] { writeFits(*fitOptions, eval::fitPowerLawCsv(fitOptions->input, fitOptions->weighted)); });
 
   auto* scaling = fit->add_subcommand(
       "data-scaling", "Power-law fits of every WP's FPR and the knee's 1-TPR and FPR over runs trained on N candidates");
@@ -246,6 +279,8 @@ void addEvalCommands(CLI::App& app) {
   scaling->add_option("--out", scalingOptions->out, "PREFIX: PREFIX-points.csv, PREFIX.csv, PREFIX.json, plots")
       ->required();
   scaling->add_flag("!--no-plots", scalingOptions->plots, "skip the gnuplot plot");
+  scaling->add_flag("--weighted", scalingOptions->weighted,
+                    "weight each point by its 68 % interval (half its width), from the evaluation tables");
   scaling->callback([scalingOptions] {
     std::vector<std::pair<double, std::string>> runs;
     for (const auto& spec : scalingOptions->runs) {
@@ -261,7 +296,7 @@ void addEvalCommands(CLI::App& app) {
     createParentDirectory(scalingOptions->out);
     const auto points = scalingOptions->out + "-points.csv";
     io::writeFileAtomic(points, eval::dataScalingPoints(runs, scalingOptions->selection));
-    writeFits(*scalingOptions, eval::fitPowerLawCsv(points));
+    writeFits(*scalingOptions, eval::fitPowerLawCsv(points, scalingOptions->weighted));
   });
 }
 

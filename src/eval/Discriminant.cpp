@@ -1,30 +1,59 @@
 #include "tautrain/eval/Discriminant.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
 #include <limits>
 
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Random.hpp"
 
 namespace tautrain::eval {
 
-RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
-                  const std::vector<float>& weight) {
+namespace {
+
+struct Entry {
+  float score, weight;
+  bool signal;
+};
+
+/// The candidates by falling score. Sorting the values themselves, not indices into them,
+/// keeps the sort in cache.
+std::vector<Entry> sortedEntries(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+                                 const std::vector<float>& weight) {
   const std::size_t n = score.size();
   TAUTRAIN_CHECK(isSignal.size() == n && (weight.empty() || weight.size() == n), Error, "ROC: ", n, " scores, ",
                  isSignal.size(), " labels and ", weight.size(), " weights");
-  // Sorting the values themselves, not indices into them, keeps the sort in cache.
-  struct Entry {
-    float score, weight;
-    bool signal;
-  };
   std::vector<Entry> entries(n);
   for (std::size_t i = 0; i < n; ++i) entries[i] = {score[i], weight.empty() ? 1.0f : weight[i], isSignal[i] != 0};
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.score > b.score; });
+  return entries;
+}
+
+/// The 15.87 and 84.13 percentiles (one standard deviation's worth of a normal) of `values`.
+Interval centralInterval(std::vector<double> values) {
+  if (values.empty()) return {};
+  std::sort(values.begin(), values.end());
+  const auto at = [&](double q) { return values[static_cast<std::size_t>(std::lround(q * (values.size() - 1)))]; };
+  const double tail = (1 - kOneSigma) / 2;
+  return {at(tail), at(1 - tail)};
+}
+
+}  // namespace
+
+RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+                  const std::vector<float>& weight) {
+  const auto entries = sortedEntries(score, isSignal, weight);
+  const std::size_t n = entries.size();
   RocCurve roc;
   for (std::size_t i = 0; i < n;) {
     double tp = roc.tp.back(), fp = roc.fp.back();
     std::size_t j = i;
-    for (; j < n && entries[j].score == entries[i].score; ++j) (entries[j].signal ? tp : fp) += entries[j].weight;
+    for (; j < n && entries[j].score == entries[i].score; ++j) {
+      const double w = entries[j].weight;
+      (entries[j].signal ? tp : fp) += w;
+      (entries[j].signal ? roc.signal_squares : roc.background_squares) += w * w;
+    }
     roc.tp.push_back(tp);
     roc.fp.push_back(fp);
     roc.threshold.push_back(entries[i].score);
@@ -33,6 +62,41 @@ RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_
   roc.signal = roc.tp.back();
   roc.background = roc.fp.back();
   return roc;
+}
+
+BootstrapSpread bootstrapAucAndKnee(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+                                    const std::vector<float>& weight, int replicates, std::uint64_t seed) {
+  const auto entries = sortedEntries(score, isSignal, weight);
+  BootstrapSpread spread;
+  spread.replicates = replicates;
+  std::vector<double> aucs, kneeTprs, kneeFprs, tp, fp;
+  for (int r = 0; r < replicates; ++r) {
+    Rng rng(streamSeed(seed, 0xb007, static_cast<std::uint64_t>(r)));
+    tp.assign(1, 0.0), fp.assign(1, 0.0);
+    for (std::size_t i = 0; i < entries.size();) {  // one point per group of tied scores, as rocCurve
+      double t = tp.back(), f = fp.back();
+      for (const float group = entries[i].score; i < entries.size() && entries[i].score == group; ++i)
+        (entries[i].signal ? t : f) += entries[i].weight * rng.poisson(1.0);
+      tp.push_back(t), fp.push_back(f);
+    }
+    const double signal = tp.back(), background = fp.back();
+    if (signal <= 0 || background <= 0) continue;
+    double area = 0, best = -1, kneeTpr = 0, kneeFpr = 0;
+    for (std::size_t k = 1; k < tp.size(); ++k) {
+      area += (fp[k] - fp[k - 1]) * 0.5 * (tp[k] + tp[k - 1]);
+      if (tp[k] / signal - fp[k] / background > best)
+        best = tp[k] / signal - fp[k] / background, kneeTpr = tp[k] / signal, kneeFpr = fp[k] / background;
+    }
+    aucs.push_back(area / (signal * background)), kneeTprs.push_back(kneeTpr), kneeFprs.push_back(kneeFpr);
+  }
+  spread.auc = centralInterval(aucs), spread.knee_tpr = centralInterval(kneeTprs);
+  spread.knee_fpr = centralInterval(kneeFprs);
+  return spread;
+}
+
+RocPoint rocPoint(const RocCurve& roc, double tpr, double fpr, double threshold) {
+  return {tpr, fpr, threshold, rateInterval(tpr, roc.signal, roc.signal_squares),
+          rateInterval(fpr, roc.background, roc.background_squares)};
 }
 
 double rocAuc(const RocCurve& roc) {
@@ -48,16 +112,16 @@ double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& 
 }
 
 RocPoint pointAtTpr(const RocCurve& roc, double targetTpr) {
-  if (roc.signal <= 0 || roc.background <= 0) return {targetTpr, 0.0, 0.0};
+  if (roc.signal <= 0 || roc.background <= 0) return rocPoint(roc, targetTpr, 0.0, 0.0);
   for (std::size_t k = 1; k < roc.tp.size(); ++k) {
     const double tprBefore = roc.tp[k - 1] / roc.signal, tprAfter = roc.tp[k] / roc.signal;
     if (tprAfter >= targetTpr && tprAfter > tprBefore) {
       const double fraction = std::max(0.0, (targetTpr - tprBefore) / (tprAfter - tprBefore));
-      return {targetTpr, (roc.fp[k - 1] + fraction * (roc.fp[k] - roc.fp[k - 1])) / roc.background,
-              roc.threshold[k - 1]};
+      return rocPoint(roc, targetTpr, (roc.fp[k - 1] + fraction * (roc.fp[k] - roc.fp[k - 1])) / roc.background,
+                      roc.threshold[k - 1]);
     }
   }
-  return {targetTpr, 1.0, -std::numeric_limits<double>::infinity()};
+  return rocPoint(roc, targetTpr, 1.0, -std::numeric_limits<double>::infinity());
 }
 
 double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal, double targetTpr,
@@ -65,15 +129,24 @@ double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>
   return pointAtTpr(rocCurve(score, isSignal, weight), targetTpr).fpr;
 }
 
+RocPoint pointAtThreshold(const RocCurve& roc, double threshold) {
+  // Thresholds fall along the curve: the cut accepts the first k points' candidates.
+  const auto k = static_cast<std::size_t>(
+      std::upper_bound(roc.threshold.begin(), roc.threshold.end(), threshold, std::greater<double>()) -
+      roc.threshold.begin());
+  return rocPoint(roc, roc.signal > 0 ? roc.tp[k] / roc.signal : 0, roc.background > 0 ? roc.fp[k] / roc.background : 0,
+                  threshold);
+}
+
 RocPoint kneePoint(const RocCurve& roc) {
-  RocPoint knee;
-  if (roc.signal <= 0 || roc.background <= 0) return knee;
+  if (roc.signal <= 0 || roc.background <= 0) return {};
   double best = -1;
+  std::size_t knee = 1;
   for (std::size_t k = 1; k < roc.tp.size(); ++k) {
     const double tpr = roc.tp[k] / roc.signal, fpr = roc.fp[k] / roc.background;
-    if (tpr - fpr > best) best = tpr - fpr, knee = {tpr, fpr, roc.threshold[k - 1]};
+    if (tpr - fpr > best) best = tpr - fpr, knee = k;
   }
-  return knee;
+  return rocPoint(roc, roc.tp[knee] / roc.signal, roc.fp[knee] / roc.background, roc.threshold[knee - 1]);
 }
 
 std::vector<RocPoint> thinnedRoc(const RocCurve& roc, const std::vector<double>& targets, double tprStep,
@@ -92,7 +165,7 @@ std::vector<RocPoint> thinnedRoc(const RocCurve& roc, const std::vector<double>&
     const double tpr = roc.tp[k] / roc.signal, fpr = roc.fp[k] / roc.background;
     const bool end = k + 1 == roc.tp.size();
     if (!end && !keep[k] && tpr - lastTpr < tprStep && fpr <= lastFpr * fprFactor) continue;
-    points.push_back({tpr, fpr, roc.threshold[k - 1]});
+    points.push_back(rocPoint(roc, tpr, fpr, roc.threshold[k - 1]));
     lastTpr = tpr, lastFpr = fpr;
   }
   return points;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <limits>
+#include <optional>
 
 #include "tautrain/core/Error.hpp"
 #include "tautrain/io/Csv.hpp"
@@ -22,12 +23,16 @@ struct Linear {
   double A = 0, c = 0, sse = 0;
 };
 
-/// Best (A, c >= 0) for a fixed alpha.
-Linear solveLinear(const std::vector<double>& n, const std::vector<double>& y, double alpha) {
+/// Best (A, c >= 0) for a fixed alpha; rows divided by sigma when there is one.
+Linear solveLinear(const std::vector<double>& n, const std::vector<double>& y, const std::vector<double>& sigma,
+                   double alpha) {
   const auto m = static_cast<Eigen::Index>(n.size());
   Eigen::MatrixXd X(m, 2);
   Eigen::VectorXd Y(m);
-  for (Eigen::Index i = 0; i < m; ++i) X(i, 0) = std::pow(n[i], -alpha), X(i, 1) = 1, Y(i) = y[i];
+  for (Eigen::Index i = 0; i < m; ++i) {
+    const double scale = sigma.empty() ? 1.0 : 1.0 / sigma[i];
+    X(i, 0) = std::pow(n[i], -alpha) * scale, X(i, 1) = scale, Y(i) = y[i] * scale;
+  }
   Linear best;
   const Eigen::Vector2d free = X.colPivHouseholderQr().solve(Y);
   if (free(1) >= 0) {
@@ -35,17 +40,22 @@ Linear solveLinear(const std::vector<double>& n, const std::vector<double>& y, d
   } else {
     best.A = X.col(0).dot(Y) / X.col(0).squaredNorm();
   }
-  best.sse = (X.col(0) * best.A + Eigen::VectorXd::Constant(m, best.c) - Y).squaredNorm();
+  best.sse = (X.col(0) * best.A + X.col(1) * best.c - Y).squaredNorm();
   return best;
 }
 
 }  // namespace
 
-PowerLawFit fitPowerLaw(const std::vector<double>& n, const std::vector<double>& y, const std::string& series) {
+PowerLawFit fitPowerLaw(const std::vector<double>& n, const std::vector<double>& y, const std::string& series,
+                        const std::vector<double>& sigma) {
   TAUTRAIN_CHECK(n.size() == y.size() && n.size() >= 3, DataError, "power-law fit of '", series,
                  "' needs at least 3 points, got ", n.size());
+  TAUTRAIN_CHECK(sigma.empty() || sigma.size() == n.size(), DataError, "power-law fit of '", series, "': ",
+                 sigma.size(), " uncertainties for ", n.size(), " points");
   for (double v : n) TAUTRAIN_CHECK(v > 0, DataError, "power-law fit of '", series, "': n must be positive, got ", v);
-  const auto sse = [&](double alpha) { return solveLinear(n, y, alpha).sse; };
+  for (double s : sigma)
+    TAUTRAIN_CHECK(s > 0, DataError, "power-law fit of '", series, "': uncertainties must be positive, got ", s);
+  const auto sse = [&](double alpha) { return solveLinear(n, y, sigma, alpha).sse; };
   // Grid scan, then golden section in the cells around the best grid point.
   constexpr int kGrid = 500;
   constexpr double kMaxAlpha = 5.0;
@@ -64,40 +74,57 @@ PowerLawFit fitPowerLaw(const std::vector<double>& n, const std::vector<double>&
   PowerLawFit fit;
   fit.series = series;
   fit.alpha = (lo + hi) / 2;
-  const auto linear = solveLinear(n, y, fit.alpha);
+  const auto linear = solveLinear(n, y, sigma, fit.alpha);
   fit.A = linear.A, fit.c = linear.c, fit.chi2 = linear.sse;
   fit.ndf = static_cast<int>(n.size()) - 3;
-  fit.n = n, fit.y = y;
+  fit.weighted = !sigma.empty();
+  fit.n = n, fit.y = y, fit.sigma = sigma;
 
   const auto m = static_cast<Eigen::Index>(n.size());
   Eigen::MatrixXd J(m, 3);
   for (Eigen::Index i = 0; i < m; ++i) {
     const double power = std::pow(n[i], -fit.alpha);
-    J(i, 0) = power, J(i, 1) = -fit.A * std::log(n[i]) * power, J(i, 2) = 1;
+    const double scale = sigma.empty() ? 1.0 : 1.0 / sigma[i];
+    J(i, 0) = power * scale, J(i, 1) = -fit.A * std::log(n[i]) * power * scale, J(i, 2) = scale;
   }
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (fit.ndf < 1) {
     fit.A_err = fit.alpha_err = fit.c_err = nan;
     return fit;
   }
-  const Eigen::Matrix3d covariance = (J.transpose() * J).inverse() * (fit.chi2 / fit.ndf);
+  const Eigen::Matrix3d covariance = (J.transpose() * J).inverse() * (fit.weighted ? 1.0 : fit.chi2 / fit.ndf);
   fit.A_err = std::sqrt(covariance(0, 0)), fit.alpha_err = std::sqrt(covariance(1, 1)), fit.c_err = std::sqrt(covariance(2, 2));
   return fit;
 }
 
-std::vector<PowerLawFit> fitPowerLawCsv(const std::string& path) {
+std::vector<PowerLawFit> fitPowerLawCsv(const std::string& path, bool weighted) {
   const auto table = io::readCsv(path);
   TAUTRAIN_CHECK(table.header.size() >= 2 && table.header[0] == "n", DataError, path,
                  ":1: the header must be n followed by one column per series");
-  std::vector<std::vector<double>> ns(table.header.size()), ys(table.header.size());
-  for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    const auto& cells = table.rows[r];
-    const double n = table.number(r, 0);
-    for (std::size_t s = 1; s < cells.size(); ++s)
-      if (!cells[s].empty()) ns[s].push_back(n), ys[s].push_back(table.number(r, s));
-  }
+  const auto isError = [](const std::string& name) {
+    return name.size() > 4 && name.compare(name.size() - 4, 4, "_err") == 0;
+  };
   std::vector<PowerLawFit> fits;
-  for (std::size_t s = 1; s < table.header.size(); ++s) fits.push_back(fitPowerLaw(ns[s], ys[s], table.header[s]));
+  for (std::size_t s = 1; s < table.header.size(); ++s) {
+    const auto& name = table.header[s];
+    if (isError(name)) continue;
+    const auto errors = std::find(table.header.begin(), table.header.end(), name + "_err");
+    TAUTRAIN_CHECK(!weighted || errors != table.header.end(), DataError, path, ": a weighted fit needs a column '",
+                   name, "_err' with the uncertainties of '", name, "'");
+    const auto e = static_cast<std::size_t>(errors - table.header.begin());
+    std::vector<double> n, y, sigma;
+    for (std::size_t r = 0; r < table.rows.size(); ++r) {
+      const auto& cells = table.rows[r];
+      if (s >= cells.size() || cells[s].empty()) continue;
+      n.push_back(table.number(r, 0)), y.push_back(table.number(r, s));
+      if (weighted) {
+        TAUTRAIN_CHECK(e < cells.size() && !cells[e].empty(), DataError, path, ":", r + 2, ": '", name,
+                       "' has a value but no uncertainty in '", name, "_err'");
+        sigma.push_back(table.number(r, e));
+      }
+    }
+    fits.push_back(fitPowerLaw(n, y, name, sigma));
+  }
   return fits;
 }
 
@@ -122,11 +149,22 @@ std::string dataScalingPoints(const std::vector<std::pair<double, std::string>>&
         TAUTRAIN_CHECK(cells[modelColumn] == model, DataError, table.path, ": holds models '", model, "' and '",
                        cells[modelColumn], "'; give one model's directory (OUT/<model>) per N");
         const auto& d = cells[discriminant];
+        // Half the 68 % interval, where the table has one (tables before intervals do not).
+        const auto halfWidth = [&](const std::string& prefix) -> std::optional<double> {
+          const auto low = std::find(table.header.begin(), table.header.end(), prefix + "_low");
+          if (low == table.header.end()) return std::nullopt;
+          return 0.5 * (table.number(r, table.column(prefix + "_high")) -
+                        table.number(r, static_cast<std::size_t>(low - table.header.begin())));
+        };
+        const auto addWithError = [&](const std::string& name, double value, const std::string& prefix) {
+          add(row, name, value);
+          if (const auto error = halfWidth(prefix)) add(row, name + "_err", *error);
+        };
         if (file[0] == 'w') {
-          add(row, d + " " + cells[table.column("wp")] + " FPR", table.number(r, table.column("fpr")));
+          addWithError(d + " " + cells[table.column("wp")] + " FPR", table.number(r, table.column("fpr")), "fpr");
         } else {
-          add(row, d + " knee 1-TPR", 1 - table.number(r, table.column("knee_tpr")));
-          add(row, d + " knee FPR", table.number(r, table.column("knee_fpr")));
+          addWithError(d + " knee 1-TPR", 1 - table.number(r, table.column("knee_tpr")), "knee_tpr");
+          addWithError(d + " knee FPR", table.number(r, table.column("knee_fpr")), "knee_fpr");
         }
       }
     }
@@ -151,11 +189,13 @@ bool plotPowerLaws(const std::string& prefix, const std::vector<PowerLawFit>& fi
   std::string data, plots;
   for (std::size_t s = 0; s < fits.size(); ++s) {
     const auto& f = fits[s];
-    for (std::size_t i = 0; i < f.n.size(); ++i) data += fmt::format("{:.10g} {:.10g}\n", f.n[i], f.y[i]);
+    for (std::size_t i = 0; i < f.n.size(); ++i)
+      data += fmt::format("{:.10g} {:.10g} {:.10g}\n", f.n[i], f.y[i], f.weighted ? f.sigma[i] : 0.0);
     data += "\n\n";
-    plots += fmt::format("{}'{}.dat' index {} using 1:2 with points pt 7 lc {} title '{}' noenhanced, "
+    plots += fmt::format("{}'{}.dat' index {} using 1:2{} with {} pt 7 lc {} title '{}' noenhanced, "
                          "{:.10g} * x**(-{:.10g}) + {:.10g} with lines lc {} notitle",
-                         s == 0 ? "" : ", ", prefix, s, s + 1, f.series, f.A, f.alpha, f.c, s + 1);
+                         s == 0 ? "" : ", ", prefix, s, f.weighted ? ":3" : "", f.weighted ? "yerrorbars" : "points",
+                         s + 1, f.series, f.A, f.alpha, f.c, s + 1);
   }
   io::writeFileAtomic(prefix + ".dat", data);
   return io::runGnuplot(prefix, fmt::format("set logscale xy\nset xlabel 'training candidates N'\nset ylabel 'y'\n"
@@ -166,10 +206,10 @@ bool plotPowerLaws(const std::string& prefix, const std::vector<PowerLawFit>& fi
 }
 
 std::string powerLawCsv(const std::vector<PowerLawFit>& fits) {
-  std::string csv = "series,A,A_err,alpha,alpha_err,c,c_err,chi2,ndf\n";
+  std::string csv = "series,A,A_err,alpha,alpha_err,c,c_err,chi2,ndf,weighted\n";
   for (const auto& f : fits)
-    csv += fmt::format("{},{:.8g},{:.4g},{:.8g},{:.4g},{:.8g},{:.4g},{:.6g},{}\n", f.series, f.A, f.A_err, f.alpha,
-                       f.alpha_err, f.c, f.c_err, f.chi2, f.ndf);
+    csv += fmt::format("{},{:.8g},{:.4g},{:.8g},{:.4g},{:.8g},{:.4g},{:.6g},{},{}\n", f.series, f.A, f.A_err, f.alpha,
+                       f.alpha_err, f.c, f.c_err, f.chi2, f.ndf, f.weighted ? 1 : 0);
   return csv;
 }
 

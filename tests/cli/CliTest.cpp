@@ -233,6 +233,26 @@ TEST(Cli, EvaluateScoresCheckpointsOnceThenRocReadsTheScoreFiles) {
   EXPECT_NE(text.find("| D_jet | Medium | 0.7 |"), std::string::npos) << text;
   EXPECT_NE(text.find("run-epoch-001"), std::string::npos) << text;
 
+  // Working points fixed on the test scores, applied to the training data's scores of the best model.
+  const auto derived = runTautrain("wp derive --scores " + dir.file("eval") + "/scores/run-best.h5 -o " +
+                                   dir.file("thr/thresholds.json"));
+  ASSERT_EQ(derived.code, 0) << derived.output;
+  const auto scoredAgain = runTautrain("evaluate --checkpoints " + dir.file("run") + "/best.pt --data " +
+                                       dir.file("data") + " -o " + dir.file("fixed") + " --no-plots --thresholds " +
+                                       dir.file("thr/thresholds.json"));
+  ASSERT_EQ(scoredAgain.code, 0) << scoredAgain.output;
+  std::ifstream fixedCsv(dir.file("fixed") + "/wp-fixed.csv");
+  std::string header, row;
+  std::getline(fixedCsv, header);
+  std::getline(fixedCsv, row);
+  EXPECT_EQ(header, "model,selection,discriminant,wp,threshold,tpr,tpr_low,tpr_high,fpr,fpr_low,fpr_high,signal,background");
+  EXPECT_EQ(row.rfind("run-best,window,D_e,", 0), 0u) << row;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("fixed") + "/efficiency.csv"));
+  // Thresholds of another model are refused, naming it.
+  expectFailure(runTautrain("roc --scores " + dir.file("eval") + "/scores -o " + dir.file("roc4") + " --no-plots "
+                            "--thresholds " + dir.file("thr/thresholds.json")),
+                2, {"--thresholds", "'run-epoch-001'", "run-best"});
+
   std::ofstream(dir.file("junk.h5")) << "junk";
   expectFailure(runTautrain("roc --scores " + dir.file("junk.h5") + " -o " + dir.file("roc2")), 3, {"junk.h5"});
   // An unknown reference model fails before any table is written, and lists the models.
@@ -252,7 +272,7 @@ TEST(Cli, FitPowerLawPrintsOneRowPerSeries) {
   std::ofstream(dir.file("points.csv")) << "n,a,b\n1000,0.30,0.2\n2000,0.21,0.13\n4000,0.15,0.09\n8000,0.11,0.07\n";
   const auto r = runTautrain("fit power-law --input " + dir.file("points.csv"));
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("series,A,A_err,alpha,alpha_err,c,c_err,chi2,ndf\na,"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("series,A,A_err,alpha,alpha_err,c,c_err,chi2,ndf,weighted\na,"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("\nb,"), std::string::npos) << r.output;
   std::ofstream(dir.file("bad.csv")) << "x,a\n1,2\n";
   expectFailure(runTautrain("fit power-law --input " + dir.file("bad.csv")), 3, {"bad.csv:1"});

@@ -113,7 +113,9 @@ ScoreTable smallTable() {
 }  // namespace
 
 TEST(Evaluation, SelectionsAndTables) {
-  const auto results = evaluate(smallTable(), EvalConfig{});
+  EvalConfig unbinned;
+  unbinned.pt_bins.clear(), unbinned.abs_eta_bins.clear();
+  const auto results = evaluate(smallTable(), unbinned);
   // window + 5 decay modes, 3 discriminants each.
   ASSERT_EQ(results.size(), 18u);
   const auto& window = results[0];
@@ -133,10 +135,85 @@ TEST(Evaluation, SelectionsAndTables) {
   narrow.abs_eta_max = 1.0;
   narrow.extra_tpr = {0.5};
   narrow.decay_modes = {};
+  narrow.pt_bins = {20, 100, 200};
+  narrow.abs_eta_bins = {};
   const auto cut = evaluate(smallTable(), narrow);
-  ASSERT_EQ(cut.size(), 3u);
+  ASSERT_EQ(cut.size(), 9u);
+  EXPECT_EQ(cut[3].selection, "pt20-100");
+  EXPECT_EQ(cut[6].selection, "pt100-200");
+  EXPECT_DOUBLE_EQ(cut[6].signal, 1) << "the tau at pT 150, outside the window, is in its pT bin";
+  EXPECT_DOUBLE_EQ(cut[6].background, 0);
   EXPECT_DOUBLE_EQ(cut[0].signal, 1);  // the tau at eta 2.0 is out
   EXPECT_EQ(cut[0].working_points.back().first, "TPR=0.5");
+}
+
+TEST(Evaluation, ThresholdsFixedOnOneSampleTravelExactlyAndGiveTheirRatesOnAnother) {
+  // Derived on a random sample, written, read back, and applied to the same sample: each cut
+  // is the tightest reaching its target TPR, so the TPR it gives is at least the target.
+  const auto sample = syntheticScores(4000);
+  EvalConfig config;
+  const auto derived = workingPointThresholds(evaluate(sample, config), "sample");
+  test::TempDir dir;
+  writeThresholds(dir.file("t.json"), derived);
+  const auto read = readThresholds(dir.file("t.json"));
+  EXPECT_EQ(read.by_model, derived.by_model) << "thresholds must travel bit-exactly";
+  EXPECT_EQ(read.source, "sample");
+  const auto applied = evaluate(sample, config, &read);
+  const auto& window = applied[2];  // D_jet, window
+  ASSERT_EQ(window.discriminant, "D_jet");
+  ASSERT_EQ(window.fixed_points.size(), 8u);
+  EXPECT_EQ(window.fixed_points.front().first, "VVTight") << "tightest cut first";
+  for (const auto& [name, fixed] : window.fixed_points) {
+    const auto wp = std::find_if(window.working_points.begin(), window.working_points.end(),
+                                 [&](const auto& p) { return p.first == name; });
+    ASSERT_NE(wp, window.working_points.end()) << name;
+    EXPECT_GE(fixed.tpr, wp->second.tpr) << name;
+    EXPECT_LT(fixed.tpr, wp->second.tpr + 0.01) << name << ": a few candidates past the target at most";
+    EXPECT_LE(fixed.tpr_interval.low, fixed.tpr);
+    EXPECT_GE(fixed.fpr_interval.high, fixed.fpr);
+  }
+  // Another model's thresholds are refused, naming the option and what the file has.
+  auto other = sample;
+  other.model = "other";
+  try {
+    evaluate(other, config, &read);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--thresholds"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'other'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("synthetic"), std::string::npos) << e.what();
+  }
+  std::ofstream(dir.file("junk.json")) << "{\"models\": 3}";
+  EXPECT_THROW(readThresholds(dir.file("junk.json")), DataError);
+}
+
+TEST(Evaluation, RatesVersusPtEtaAndDecayModeCountTheCandidatesOfEachBin) {
+  // smallTable's D_jet: taus score 0.7/0.8 = 0.875 (pT 50, eta 2.0, DM0), 0.6/0.8 = 0.75 (pT 60,
+  // DM10), 0.1/0.2 = 0.5 (pT 150, DM1); the jet 0.2/0.8 = 0.25 (pT 70, eta 1.5).
+  EvalConfig config;
+  config.pt_bins = {40, 55, 100, 200};
+  config.abs_eta_bins = {0, 1, 2.5};
+  const std::map<std::string, std::map<std::string, double>> cuts{{"D_jet", {{"Cut", 0.8}}}};
+  const auto rates = ratesVersusVariables(smallTable(), config, cuts);
+  const auto find = [&](const std::string& variable, double low) {
+    const auto r = std::find_if(rates.begin(), rates.end(),
+                                [&](const BinnedRate& b) { return b.variable == variable && b.low == low; });
+    EXPECT_NE(r, rates.end()) << variable << " " << low;
+    return *r;
+  };
+  EXPECT_DOUBLE_EQ(find("pt", 40).rates.tpr, 1.0);   // the tau at 50 passes 0.8
+  EXPECT_DOUBLE_EQ(find("pt", 55).rates.tpr, 0.0);   // the tau at 60 (0.75) fails
+  EXPECT_DOUBLE_EQ(find("pt", 55).rates.fpr, 0.0);   // the jet at 70 fails
+  EXPECT_DOUBLE_EQ(find("pt", 55).background, 1.0);
+  EXPECT_DOUBLE_EQ(find("pt", 100).signal, 1.0);     // pT bins ignore the pT window
+  EXPECT_DOUBLE_EQ(find("abs_eta", 1).signal, 1.0);  // the tau at |eta| 2.0
+  EXPECT_DOUBLE_EQ(find("abs_eta", 1).rates.tpr, 1.0);
+  EXPECT_DOUBLE_EQ(find("decay_mode", 10).rates.tpr, 0.0);
+  EXPECT_DOUBLE_EQ(find("decay_mode", 0).rates.tpr, 1.0);
+  EXPECT_DOUBLE_EQ(find("decay_mode", 1).signal, 0.0) << "decay-mode bins keep the pT window";
+  EXPECT_TRUE(std::isnan(find("decay_mode", 0).rates.fpr)) << "backgrounds have no decay mode";
+  // One tau of one passes: the interval is Clopper–Pearson's of 1 of 1.
+  EXPECT_DOUBLE_EQ(find("pt", 40).rates.tpr_interval.low, clopperPearson(1, 1).low);
 }
 
 TEST(Evaluation, ScoreFilesRoundTripAndTablesAreWritten) {
@@ -159,7 +236,7 @@ TEST(Evaluation, ScoreFilesRoundTripAndTablesAreWritten) {
   std::string header, first;
   std::getline(wp, header);
   std::getline(wp, first);
-  EXPECT_EQ(header, "model,selection,discriminant,wp,target_tpr,fpr,threshold,signal,background");
+  EXPECT_EQ(header, "model,selection,discriminant,wp,target_tpr,fpr,threshold,signal,background,fpr_low,fpr_high");
   EXPECT_EQ(first.rfind("hand,window,D_e,VVTight,0.6,0,", 0), 0u) << first;
 
   std::ofstream(dir.file("junk.h5")) << "junk";
@@ -208,7 +285,9 @@ TEST(RocBenchmark, TimesOneDiscriminantTheWholeEvaluationAndItsSortBaseline) {
   const auto tausAndJets = std::count_if(table.label.begin(), table.label.end(), [](auto l) { return l == 2 || l == 3; });
   const auto r = tautrain::eval::measureRoc(table);
   EXPECT_EQ(r.scores, tausAndJets) << "D_jet sees taus and jets only";
-  EXPECT_EQ(r.rocs, 18) << "3 discriminants on the window and on 5 decay modes";
+  EXPECT_EQ(r.rocs, 66) << "3 discriminants on the window, 5 decay modes, 11 pT and 5 |eta| bins";
+  EXPECT_GT(r.full_evaluation_s, r.window_and_modes_s);
+  EXPECT_GT(r.bootstrap_resample_s, 0);
   EXPECT_GT(r.one_discriminant_s, 0);
   EXPECT_GT(r.sort_only_s, 0);
   EXPECT_GT(r.full_evaluation_s, r.one_discriminant_s);

@@ -50,6 +50,60 @@ TEST(PowerLaw, RecoversNoisyParametersWithinTheirUncertainties) {
   EXPECT_GE(inside, 16);  // ~95 % expected within 2 sigma
 }
 
+TEST(PowerLaw, WeightedFitsTakeTheUncertaintiesAsAbsolute) {
+  // Equal sigmas: the same parameters as unweighted; the errors then come from sigma itself
+  // (scipy's absolute_sigma=True) rather than from the scatter, and chi2 is the SSE / sigma^2.
+  std::vector<double> n, y;
+  points(3.0, 0.45, 0.002, 2e-4, 3, n, y);
+  const auto plain = fitPowerLaw(n, y);
+  const std::vector<double> sigma(n.size(), 2e-4);
+  const auto weighted = fitPowerLaw(n, y, "w", sigma);
+  EXPECT_TRUE(weighted.weighted);
+  EXPECT_NEAR(weighted.alpha, plain.alpha, 1e-9);
+  EXPECT_NEAR(weighted.A, plain.A, 1e-6 * plain.A);
+  EXPECT_NEAR(weighted.chi2, plain.chi2 / (2e-4 * 2e-4), 1e-6 * weighted.chi2);
+  EXPECT_NEAR(weighted.alpha_err, plain.alpha_err * 2e-4 / std::sqrt(plain.chi2 / plain.ndf), 1e-6 * weighted.alpha_err);
+  // Noise of the stated size: chi2/ndf scatters around 1 and the pulls of alpha have unit
+  // width, the meaning of absolute uncertainties. The last point is 5x noisier and says so.
+  double chi2 = 0, pulls = 0;
+  constexpr int kFits = 200;
+  for (std::uint64_t seed = 1; seed <= kFits; ++seed) {
+    Rng rng(1000 + seed);
+    std::vector<double> nn, yy, ss;
+    for (int k = 0; k < 10; ++k) {
+      const double s = k == 9 ? 1e-3 : 2e-4;
+      nn.push_back(1000.0 * std::pow(2.0, k));
+      yy.push_back(3.0 * std::pow(nn.back(), -0.45) + 0.002 + s * rng.normal());
+      ss.push_back(s);
+    }
+    const auto fit = fitPowerLaw(nn, yy, "", ss);
+    chi2 += fit.chi2 / fit.ndf;
+    pulls += std::pow((fit.alpha - 0.45) / fit.alpha_err, 2);
+  }
+  EXPECT_NEAR(chi2 / kFits, 1.0, 0.15);
+  EXPECT_NEAR(std::sqrt(pulls / kFits), 1.0, 0.2);
+}
+
+TEST(PowerLaw, WeightedCsvFitsNeedAnErrorColumnPerSeries) {
+  test::TempDir dir;
+  std::ofstream(dir.file("e.csv")) << "n,a,a_err,b\n1000,0.30,0.01,0.5\n2000,0.22,0.01,0.4\n4000,0.17,0.01,0.3\n"
+                                      "8000,0.14,0.01,0.25\n";
+  const auto plain = fitPowerLawCsv(dir.file("e.csv"));
+  ASSERT_EQ(plain.size(), 2u) << "a_err is no series of its own";
+  EXPECT_FALSE(plain[0].weighted);
+  try {
+    fitPowerLawCsv(dir.file("e.csv"), true);
+    ADD_FAILURE() << "b has no b_err";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("'b_err'"), std::string::npos) << e.what();
+  }
+  std::ofstream(dir.file("w.csv")) << "n,a,a_err\n1000,0.30,0.01\n2000,0.22,0.01\n4000,0.17,0.01\n8000,0.14,0.01\n";
+  const auto weighted = fitPowerLawCsv(dir.file("w.csv"), true);
+  ASSERT_EQ(weighted.size(), 1u);
+  EXPECT_TRUE(weighted[0].weighted);
+  EXPECT_EQ(weighted[0].sigma, std::vector<double>(4, 0.01));
+}
+
 TEST(PowerLaw, KeepsTheOffsetNonNegative) {
   std::vector<double> n, y;
   points(2.0, 0.6, 0.0, 2e-4, 5, n, y);

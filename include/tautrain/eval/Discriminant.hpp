@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "tautrain/eval/Intervals.hpp"
+
 namespace tautrain::eval {
 
 /// Backgrounds of the three discriminants, in class-index terms: e, mu, jet.
@@ -17,6 +19,7 @@ struct RocCurve {
   std::vector<double> tp{0.0}, fp{0.0};
   std::vector<float> threshold;  ///< score at or above which point k+1 accepts
   double signal = 0, background = 0;
+  double signal_squares = 0, background_squares = 0;  ///< sums of squared weights, for intervals
 };
 RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
                   const std::vector<float>& weight = {});
@@ -33,11 +36,16 @@ double rocAuc(const RocCurve& curve);
 double fprAtTpr(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal, double targetTpr,
                 const std::vector<float>& weight = {});
 
-/// One point of a ROC curve: cutting at score >= threshold gives tpr and fpr.
+/// One point of a ROC curve: cutting at score >= threshold gives tpr and fpr, each with its
+/// 68 % interval (rateInterval of the curve's signal or background).
 struct RocPoint {
   double tpr = 0, fpr = 0;
   double threshold = 0;
+  Interval tpr_interval, fpr_interval;
 };
+
+/// The point (tpr, fpr, threshold) of `curve`, with the intervals of both rates.
+RocPoint rocPoint(const RocCurve& curve, double tpr, double fpr, double threshold);
 
 /// The working point at a target TPR. The FPR is interpolated linearly in TPR between the two
 /// ROC points that bracket the target (the rule fprAtTpr documents); tpr is the target; the
@@ -45,9 +53,23 @@ struct RocPoint {
 /// target. A target beyond every point's TPR gives FPR 1 and threshold -inf.
 RocPoint pointAtTpr(const RocCurve& curve, double targetTpr);
 
+/// The rates of the cut score >= threshold: a working point fixed on another sample, applied.
+RocPoint pointAtThreshold(const RocCurve& curve, double threshold);
+
 /// Knee point: the ROC point farthest from the diagonal TPR = FPR, i.e. with the largest
 /// TPR - FPR; the tightest such point when several tie.
 RocPoint kneePoint(const RocCurve& curve);
+
+/// Spread of the AUC and the knee point over `replicates` Poisson-bootstrap resamples: each
+/// candidate's weight times a Poisson(1) count drawn from (seed, replicate), the usual large-
+/// sample stand-in for drawing n of n with replacement. The scores are sorted once, so a
+/// resample costs one O(n) pass. Intervals: the 15.87 and 84.13 percentiles.
+struct BootstrapSpread {
+  int replicates = 0;
+  Interval auc, knee_tpr, knee_fpr;
+};
+BootstrapSpread bootstrapAucAndKnee(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+                                    const std::vector<float>& weight, int replicates, std::uint64_t seed);
 
 /// Points for plotting: a point is kept when TPR moved by `tprStep` or FPR grew by the
 /// factor `fprFactor` since the last kept one (so low FPRs keep their resolution), plus the

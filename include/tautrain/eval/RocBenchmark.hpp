@@ -16,8 +16,11 @@ struct RocBenchmark {
   std::int64_t scores = 0;            ///< of the one discriminant: its taus and jets
   double one_discriminant_s = 0;      ///< ROC, AUC, knee and the 8 working points of D_jet
   double sort_only_s = 0;             ///< sorting those scores alone
-  double full_evaluation_s = 0;       ///< everything `tautrain roc` computes
-  std::int64_t rocs = 0;              ///< in the full evaluation
+  double window_and_modes_s = 0;      ///< the window and decay-mode rows alone, with intervals
+  double full_evaluation_s = 0;       ///< everything `tautrain roc` computes: those, the pT and
+                                      ///< |eta| bins, and the rates versus pT, |eta| and decay mode
+  std::int64_t rocs = 0;              ///< in the full evaluation, besides the rates' per-bin ones
+  double bootstrap_resample_s = 0;    ///< one bootstrap resample of D_jet (AUC and knee), after its sort
 };
 
 RocBenchmark measureRoc(const ScoreTable& table);
