@@ -12,24 +12,6 @@ namespace tautrain::eval {
 
 namespace {
 
-struct Entry {
-  float score, weight;
-  bool signal;
-};
-
-/// The candidates by falling score. Sorting the values themselves, not indices into them,
-/// keeps the sort in cache.
-std::vector<Entry> sortedEntries(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
-                                 const std::vector<float>& weight) {
-  const std::size_t n = score.size();
-  TAUTRAIN_CHECK(isSignal.size() == n && (weight.empty() || weight.size() == n), Error, "ROC: ", n, " scores, ",
-                 isSignal.size(), " labels and ", weight.size(), " weights");
-  std::vector<Entry> entries(n);
-  for (std::size_t i = 0; i < n; ++i) entries[i] = {score[i], weight.empty() ? 1.0f : weight[i], isSignal[i] != 0};
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.score > b.score; });
-  return entries;
-}
-
 /// The 15.87 and 84.13 percentiles (one standard deviation's worth of a normal) of `values`.
 Interval centralInterval(std::vector<double> values) {
   if (values.empty()) return {};
@@ -43,20 +25,42 @@ Interval centralInterval(std::vector<double> values) {
 
 RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
                   const std::vector<float>& weight) {
-  const auto entries = sortedEntries(score, isSignal, weight);
+  return SortedScores(score, isSignal, weight, {}).curve();
+}
+
+SortedScores::SortedScores(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+                           const std::vector<float>& weight, const std::vector<std::uint32_t>& rows) {
+  const std::size_t n = score.size();
+  TAUTRAIN_CHECK(isSignal.size() == n && (weight.empty() || weight.size() == n) && (rows.empty() || rows.size() == n),
+                 Error, "ROC: ", n, " scores, ", isSignal.size(), " labels, ", weight.size(), " weights and ",
+                 rows.size(), " rows");
+  // Sorting the values themselves, not indices into them, keeps the sort in cache.
+  m_entries.resize(n);
+  for (std::size_t i = 0; i < n; ++i)
+    m_entries[i] = {score[i], weight.empty() ? 1.0f : weight[i], rows.empty() ? 0u : rows[i], isSignal[i] != 0};
+  std::sort(m_entries.begin(), m_entries.end(), [](const Entry& a, const Entry& b) { return a.score > b.score; });
+}
+
+RocCurve SortedScores::curve(const std::vector<std::uint8_t>& selected) const {
+  const auto& entries = m_entries;
   const std::size_t n = entries.size();
   RocCurve roc;
   for (std::size_t i = 0; i < n;) {
     double tp = roc.tp.back(), fp = roc.fp.back();
+    bool any = false;
     std::size_t j = i;
     for (; j < n && entries[j].score == entries[i].score; ++j) {
+      if (!selected.empty() && !selected[entries[j].row]) continue;
       const double w = entries[j].weight;
       (entries[j].signal ? tp : fp) += w;
       (entries[j].signal ? roc.signal_squares : roc.background_squares) += w * w;
+      any = true;
     }
-    roc.tp.push_back(tp);
-    roc.fp.push_back(fp);
-    roc.threshold.push_back(entries[i].score);
+    if (any) {  // a score none of the selected candidates has is no point of their curve
+      roc.tp.push_back(tp);
+      roc.fp.push_back(fp);
+      roc.threshold.push_back(entries[i].score);
+    }
     i = j;
   }
   roc.signal = roc.tp.back();
@@ -66,7 +70,8 @@ RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_
 
 BootstrapSpread bootstrapAucAndKnee(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
                                     const std::vector<float>& weight, int replicates, std::uint64_t seed) {
-  const auto entries = sortedEntries(score, isSignal, weight);
+  const SortedScores sorted(score, isSignal, weight, {});
+  const auto& entries = sorted.entries();
   BootstrapSpread spread;
   spread.replicates = replicates;
   std::vector<double> aucs, kneeTprs, kneeFprs, tp, fp;

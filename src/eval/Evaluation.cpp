@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -84,10 +85,20 @@ std::uint64_t nameHash(const std::string& name) {
   return hash;
 }
 
+/// Discriminant d's taus and background of every row, sorted once for all selections.
+SortedScores sortedDiscriminant(const ScoreTable& scores, std::size_t d) {
+  const auto in = discriminantInput(scores.probabilities, scores.label, kBackgrounds[d], scores.weight);
+  std::vector<std::uint32_t> rows;
+  rows.reserve(in.score.size());
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    if (scores.label[i] == 2 || scores.label[i] == kBackgrounds[d]) rows.push_back(static_cast<std::uint32_t>(i));
+  return SortedScores(in.score, in.signal, in.weight, rows);
+}
+
 DiscriminantResult evaluateOne(const ScoreTable& scores, const EvalConfig& config, const Selection& selection,
-                               std::size_t d, const std::map<std::string, std::map<std::string, double>>* fixed) {
-  const auto in = discriminantInput(scores.probabilities, scores.label, kBackgrounds[d], scores.weight, selection.selected);
-  const auto curve = rocCurve(in.score, in.signal, in.weight);
+                               std::size_t d, const SortedScores& sorted,
+                               const std::map<std::string, std::map<std::string, double>>* fixed) {
+  const auto curve = sorted.curve(selection.selected);
   DiscriminantResult r;
   r.model = scores.model, r.selection = selection.name, r.discriminant = kDiscriminantNames[d];
   r.signal = curve.signal, r.background = curve.background;
@@ -99,9 +110,12 @@ DiscriminantResult evaluateOne(const ScoreTable& scores, const EvalConfig& confi
   for (double t : config.extra_tpr)
     r.working_points.emplace_back(fmt::format("TPR={:g}", t), pointAtTpr(curve, t)), targets.push_back(t);
   r.curve = thinnedRoc(curve, targets);
-  if (config.bootstrap > 0)  // seeded per selection and discriminant: the same for any thread count
+  if (config.bootstrap > 0) {  // seeded per selection and discriminant: the same for any thread count
+    const auto in =
+        discriminantInput(scores.probabilities, scores.label, kBackgrounds[d], scores.weight, selection.selected);
     r.bootstrap = bootstrapAucAndKnee(in.score, in.signal, in.weight, config.bootstrap,
                                       streamSeed(config.bootstrap_seed, nameHash(selection.name), d));
+  }
   if (fixed)
     if (const auto cuts = fixed->find(r.discriminant); cuts != fixed->end()) {
       for (const auto& [name, threshold] : cuts->second) r.fixed_points.emplace_back(name, pointAtThreshold(curve, threshold));
@@ -116,11 +130,17 @@ DiscriminantResult evaluateOne(const ScoreTable& scores, const EvalConfig& confi
 std::vector<DiscriminantResult> evaluate(const ScoreTable& scores, const EvalConfig& config, const Thresholds* fixed) {
   const auto* cuts = fixed ? &thresholdsOf(*fixed, scores.model) : nullptr;
   const auto chosen = selections(scores, config);
+  TAUTRAIN_CHECK(scores.size() < (std::size_t{1} << 32), DataError, scores.model, ": ", scores.size(),
+                 " candidates; one score file holds at most 2^32");
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // One sort per discriminant; each selection's ROC is then one pass over it.
+  std::vector<std::optional<SortedScores>> sorted(kBackgrounds.size());
+  parallelFor(sorted.size(), threads, [&](std::size_t d) { sorted[d].emplace(sortedDiscriminant(scores, d)); });
   const std::size_t tasks = chosen.size() * kBackgrounds.size();
   std::vector<DiscriminantResult> results(tasks);
-  // Each ROC is an independent sort; spread them over the cores.
-  parallelFor(tasks, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), [&](std::size_t t) {
-    results[t] = evaluateOne(scores, config, chosen[t / kBackgrounds.size()], t % kBackgrounds.size(), cuts);
+  parallelFor(tasks, threads, [&](std::size_t t) {
+    const auto d = t % kBackgrounds.size();
+    results[t] = evaluateOne(scores, config, chosen[t / kBackgrounds.size()], d, *sorted[d], cuts);
   });
   return results;
 }

@@ -24,6 +24,29 @@ struct RocCurve {
 RocCurve rocCurve(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
                   const std::vector<float>& weight = {});
 
+/// Scores sorted once by falling value, so that the ROC of any subset of them costs one pass
+/// instead of a sort: the evaluation's many selections of one discriminant share it.
+class SortedScores {
+ public:
+  /// rows[k] names the candidate of score[k] (a ScoreTable row), for selecting subsets.
+  SortedScores(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
+               const std::vector<float>& weight, const std::vector<std::uint32_t>& rows);
+  /// The ROC of the candidates whose row is selected (all when `selected` is empty); the same
+  /// curve as rocCurve of those candidates.
+  RocCurve curve(const std::vector<std::uint8_t>& selected = {}) const;
+
+  struct Entry {
+    float score, weight;
+    std::uint32_t row;
+    bool signal;
+  };
+  /// By falling score.
+  const std::vector<Entry>& entries() const { return m_entries; }
+
+ private:
+  std::vector<Entry> m_entries;
+};
+
 /// Area under the ROC curve of `score` separating signal from background, with weights.
 /// Tied scores count half (the trapezoid through the tied point). Sort-based: O(n log n).
 double rocAuc(const std::vector<float>& score, const std::vector<std::uint8_t>& isSignal,
