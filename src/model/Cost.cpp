@@ -1,5 +1,7 @@
 #include "tautrain/model/Cost.hpp"
 
+#include <algorithm>
+
 #include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
 
@@ -73,10 +75,13 @@ double CostModel::trainingMemoryBytes(std::int64_t parameters, double tokenSlots
   const double state = 16.0 * static_cast<double>(parameters);  // fp32 weights, gradients, two moments
   const double scores = m_fusedAttention ? 0 : m_config.heads * longest;
   const double embedding = 2.0 * m_config.embed_hidden + 2.0 * m_config.d_model;  // hidden before/after GELU, output
-  // The peak comes as backward starts: every block's saved values at once. The last block's
-  // attention backward then briefly needs two more score-sized tensors, but by then its
-  // feed-forward values (about as many) are freed, so they are not added.
-  const double perToken = m_config.layers * (savedValuesPerToken() + scores) + embedding;
+  // Backward starts with every block's saved values held. The last block's attention backward
+  // then briefly needs two more score-sized tensors (the gradients of the probabilities and
+  // of the scores), while that block's feed-forward values (2 d_ff + 4 d_model) are already
+  // freed: only what the first exceeds the second by adds to the peak.
+  const double feedForward = 2.0 * m_config.d_ff + 4.0 * m_config.d_model;
+  const double perToken =
+      m_config.layers * (savedValuesPerToken() + scores) + embedding + std::max(0.0, 2 * scores - feedForward);
   return state + tokenSlots * perToken * m_valueBytes;
 }
 

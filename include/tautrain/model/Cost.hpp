@@ -47,8 +47,9 @@ class CostModel {
   /// Memory of one training step at its peak: fp32 weights, gradients and both Adam moments of
   /// `parameters`, and the activations of a batch of `tokenSlots` token slots (padding
   /// included) whose longest candidate has `longest` tokens. The reference attention keeps its
-  /// [heads, L, L] probabilities in every block; fused attention keeps none. Checked against
-  /// measured peaks in tests (CPU) and by `tautrain bench train` (CPU and CUDA).
+  /// [heads, L, L] probabilities in every block, and the last block's backward needs two more
+  /// as far as they exceed its freed feed-forward values; fused attention keeps none. Checked
+  /// against measured peaks in tests (CPU) and by `tautrain bench train` (CPU and CUDA).
   double trainingMemoryBytes(std::int64_t parameters, double tokenSlots, double longest) const;
 
   /// Multiply-adds per token of each collection's embedding, of one encoder block, per
