@@ -191,7 +191,9 @@ void addEvalCommands(CLI::App& app) {
   derive->add_option("--scores", deriveOptions->scores, "score files (HDF5), globs or directories")->required();
   derive->add_option("-o,--out", deriveOptions->out, "thresholds file to write (JSON)")->required();
   derive->callback([deriveOptions] {
-    const auto config = deriveOptions->config.load().eval;
+    // Thresholds come from the window alone: no decay-mode or binned selections to evaluate.
+    auto config = deriveOptions->config.load().eval;
+    config.decay_modes.clear(), config.pt_bins.clear(), config.abs_eta_bins.clear();
     std::vector<eval::DiscriminantResult> results;
     std::string source;
     for (const auto& file : data::expandPaths(deriveOptions->scores)) {

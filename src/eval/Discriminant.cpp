@@ -182,9 +182,9 @@ DiscriminantInput discriminantInput(const std::vector<float>& probabilities, con
   DiscriminantInput in;
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if ((labels[i] != 2 && labels[i] != background) || (!selected.empty() && !selected[i])) continue;
-    const float tau = probabilities[i * 4 + 2], other = probabilities[i * 4 + background];
-    in.score.push_back(tau + other > 0 ? tau / (tau + other) : 0.5f);
+    in.score.push_back(discriminantScore(probabilities, i, background));
     in.signal.push_back(labels[i] == 2);
+    in.rows.push_back(static_cast<std::uint32_t>(i));
     if (!weights.empty()) in.weight.push_back(weights[i]);
   }
   return in;

@@ -22,11 +22,20 @@ namespace tautrain::eval {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+bool inEtaWindow(const ScoreTable& s, std::size_t i, const EvalConfig& config) {
+  return config.abs_eta_max <= 0 || std::abs(s.eta[i]) <= config.abs_eta_max;
+}
+bool inPtWindow(const ScoreTable& s, std::size_t i, const EvalConfig& config) {
+  return s.pt[i] >= config.pt_min && s.pt[i] <= config.pt_max;
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> windowSelection(const ScoreTable& s, const EvalConfig& config) {
   std::vector<std::uint8_t> selected(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i)
-    selected[i] = s.pt[i] >= config.pt_min && s.pt[i] <= config.pt_max &&
-                  (config.abs_eta_max <= 0 || std::abs(s.eta[i]) <= config.abs_eta_max);
+  for (std::size_t i = 0; i < s.size(); ++i) selected[i] = inPtWindow(s, i, config) && inEtaWindow(s, i, config);
   return selected;
 }
 
@@ -36,13 +45,6 @@ struct Selection {
   std::string name;
   std::vector<std::uint8_t> selected;
 };
-
-bool inEtaWindow(const ScoreTable& s, std::size_t i, const EvalConfig& config) {
-  return config.abs_eta_max <= 0 || std::abs(s.eta[i]) <= config.abs_eta_max;
-}
-bool inPtWindow(const ScoreTable& s, std::size_t i, const EvalConfig& config) {
-  return s.pt[i] >= config.pt_min && s.pt[i] <= config.pt_max;
-}
 
 /// The bin of `value` among `edges` ([edges[b], edges[b + 1])), or -1.
 int binOf(const std::vector<double>& edges, double value) {
@@ -78,6 +80,13 @@ std::string fixed(double value) { return std::isfinite(value) ? fmt::format("{:.
 
 nlohmann::json intervalJson(const Interval& interval) { return {interval.low, interval.high}; }
 
+/// (working point, threshold) with the tightest cut first, the order of the WP table.
+std::vector<std::pair<std::string, double>> tightestFirst(const std::map<std::string, double>& cuts) {
+  std::vector<std::pair<std::string, double>> ordered(cuts.begin(), cuts.end());
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return ordered;
+}
+
 /// FNV-1a: a selection's bootstrap stream, the same on every platform.
 std::uint64_t nameHash(const std::string& name) {
   std::uint64_t hash = 14695981039346656037ull;
@@ -88,11 +97,7 @@ std::uint64_t nameHash(const std::string& name) {
 /// Discriminant d's taus and background of every row, sorted once for all selections.
 SortedScores sortedDiscriminant(const ScoreTable& scores, std::size_t d) {
   const auto in = discriminantInput(scores.probabilities, scores.label, kBackgrounds[d], scores.weight);
-  std::vector<std::uint32_t> rows;
-  rows.reserve(in.score.size());
-  for (std::size_t i = 0; i < scores.size(); ++i)
-    if (scores.label[i] == 2 || scores.label[i] == kBackgrounds[d]) rows.push_back(static_cast<std::uint32_t>(i));
-  return SortedScores(in.score, in.signal, in.weight, rows);
+  return SortedScores(in.score, in.signal, in.weight, in.rows);
 }
 
 DiscriminantResult evaluateOne(const ScoreTable& scores, const EvalConfig& config, const Selection& selection,
@@ -117,11 +122,9 @@ DiscriminantResult evaluateOne(const ScoreTable& scores, const EvalConfig& confi
                                       streamSeed(config.bootstrap_seed, nameHash(selection.name), d));
   }
   if (fixed)
-    if (const auto cuts = fixed->find(r.discriminant); cuts != fixed->end()) {
-      for (const auto& [name, threshold] : cuts->second) r.fixed_points.emplace_back(name, pointAtThreshold(curve, threshold));
-      std::sort(r.fixed_points.begin(), r.fixed_points.end(),  // tightest cut first, as the WP table
-                [](const auto& a, const auto& b) { return a.second.threshold > b.second.threshold; });
-    }
+    if (const auto cuts = fixed->find(r.discriminant); cuts != fixed->end())
+      for (const auto& [name, threshold] : tightestFirst(cuts->second))
+        r.fixed_points.emplace_back(name, pointAtThreshold(curve, threshold));
   return r;
 }
 
@@ -200,6 +203,9 @@ std::vector<BinnedRate> ratesVersusVariables(const ScoreTable& s, const EvalConf
   for (std::size_t d = 0; d < kBackgrounds.size(); ++d) {
     const auto cuts = thresholds.find(kDiscriminantNames[d]);
     if (cuts == thresholds.end()) continue;
+    std::vector<std::string> names;
+    std::vector<double> cutValues;
+    for (const auto& [wp, threshold] : tightestFirst(cuts->second)) names.push_back(wp), cutValues.push_back(threshold);
     struct Variable {
       const char* name;
       std::vector<double> bins;  ///< edges, or the decay modes
@@ -210,12 +216,6 @@ std::vector<BinnedRate> ratesVersusVariables(const ScoreTable& s, const EvalConf
       const std::size_t bins = byMode ? modes.size() : variable.bins.size() > 1 ? variable.bins.size() - 1 : 0;
       // Per bin and class (background 0, tau 1): weights and their squares, and per working
       // point the weight that passes its cut. Fixed cuts need counting, not a sorted ROC.
-      std::vector<std::pair<std::string, double>> ordered(cuts->second.begin(), cuts->second.end());
-      std::stable_sort(ordered.begin(), ordered.end(),  // tightest cut first, as the WP table
-                       [](const auto& a, const auto& b) { return a.second > b.second; });
-      std::vector<std::string> names;
-      std::vector<double> cutValues;
-      for (const auto& [wp, threshold] : ordered) names.push_back(wp), cutValues.push_back(threshold);
       struct Tally {
         double weights = 0, squares = 0;
         std::vector<double> passed;
@@ -237,8 +237,7 @@ std::vector<BinnedRate> ratesVersusVariables(const ScoreTable& s, const EvalConf
           bin = inPtWindow(s, i, config) ? binOf(variable.bins, std::abs(s.eta[i])) : -1;
         }
         if (bin < 0) continue;
-        const float tau = s.probabilities[i * 4 + 2], other = s.probabilities[i * 4 + kBackgrounds[d]];
-        const float score = tau + other > 0 ? tau / (tau + other) : 0.5f;
+        const float score = discriminantScore(s.probabilities, i, kBackgrounds[d]);
         const double w = s.weight.empty() ? 1.0 : s.weight[i];
         auto& tally = tallies[static_cast<std::size_t>(bin)][signal];
         tally.weights += w, tally.squares += w * w;

@@ -106,7 +106,14 @@ std::vector<RocPoint> thinnedRoc(const RocCurve& curve, const std::vector<double
 struct DiscriminantInput {
   std::vector<float> score, weight;
   std::vector<std::uint8_t> signal;
+  std::vector<std::uint32_t> rows;  ///< the candidate (row) of each score
 };
+
+/// D_alpha of candidate `row`: y_tau / (y_tau + y_background), 0.5 where both are 0.
+inline float discriminantScore(const std::vector<float>& probabilities, std::size_t row, int background) {
+  const float tau = probabilities[row * 4 + 2], other = probabilities[row * 4 + static_cast<std::size_t>(background)];
+  return tau + other > 0 ? tau / (tau + other) : 0.5f;
+}
 DiscriminantInput discriminantInput(const std::vector<float>& probabilities, const std::vector<std::int64_t>& labels,
                                     int background, const std::vector<float>& weights = {},
                                     const std::vector<std::uint8_t>& selected = {});
