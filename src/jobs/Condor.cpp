@@ -79,7 +79,8 @@ std::int64_t estimateGpuMemoryMb(const config::RunConfig& config, std::int64_t p
   const model::CostModel cost(data::FeatureSchema::fromSpec(config.data.features), config.model, valueBytes);
   constexpr double kContextMb = 600;  // CUDA context and LibTorch kernels
   const double mb =
-      kContextMb + cost.trainingMemoryBytes(parameters, tokenSlots, static_cast<double>(longest)) / (1024.0 * 1024.0);
+      kContextMb +
+      cost.trainingMemoryBytes(parameters, {tokenSlots, tokenSlots, static_cast<double>(longest)}) / (1024.0 * 1024.0);
   // 25 % headroom for the caching allocator's fragmentation, rounded up to 256 MiB.
   return static_cast<std::int64_t>(std::ceil(mb * 1.25 / 256.0) * 256.0);
 }

@@ -71,18 +71,26 @@ Cost CostModel::training(const data::HostBatch& batch, std::int64_t parameters) 
 
 double CostModel::savedValuesPerToken() const { return 10.0 * m_config.d_model + 2.0 * m_config.d_ff; }
 
-double CostModel::trainingMemoryBytes(std::int64_t parameters, double tokenSlots, double longest) const {
+BatchShape BatchShape::of(const data::HostBatch& batch) {
+  return {static_cast<double>(batch.realTokens()), static_cast<double>(batch.paddedTokens()),
+          static_cast<double>(batch.max_len)};
+}
+
+double CostModel::trainingMemoryBytes(std::int64_t parameters, const BatchShape& batch) const {
   const double state = 16.0 * static_cast<double>(parameters);  // fp32 weights, gradients, two moments
-  const double scores = m_fusedAttention ? 0 : m_config.heads * longest;
-  const double embedding = 2.0 * m_config.embed_hidden + 2.0 * m_config.d_model;  // hidden before/after GELU, output
+  const double d = m_config.d_model;
+  const double scores = m_fusedAttention ? 0 : m_config.heads * batch.longest;
+  const double attention = batch.token_slots * (5.0 * d + scores);
+  const double restTokens = m_config.layout == Layout::kPacked ? batch.tokens : batch.token_slots;
+  const double rest = restTokens * (savedValuesPerToken() - 5.0 * d);
+  const double embedding = batch.tokens * (2.0 * m_config.embed_hidden + 2.0 * d);  // hidden before/after GELU, output
   // Backward starts with every block's saved values held. The last block's attention backward
   // then briefly needs two more score-sized tensors (the gradients of the probabilities and
   // of the scores), while that block's feed-forward values (2 d_ff + 4 d_model) are already
   // freed: only what the first exceeds the second by adds to the peak.
-  const double feedForward = 2.0 * m_config.d_ff + 4.0 * m_config.d_model;
-  const double perToken =
-      m_config.layers * (savedValuesPerToken() + scores) + embedding + std::max(0.0, 2 * scores - feedForward);
-  return state + tokenSlots * perToken * m_valueBytes;
+  const double freedFeedForward = restTokens * (2.0 * m_config.d_ff + 4.0 * d);
+  const double lastBackward = std::max(0.0, 2.0 * batch.token_slots * scores - freedFeedForward);
+  return state + (m_config.layers * (attention + rest) + embedding + lastBackward) * m_valueBytes;
 }
 
 }  // namespace tautrain::model

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 
+#include "Step.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Measure.hpp"
@@ -15,7 +16,6 @@
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/train/MultiTensorAdam.hpp"
-#include "Step.hpp"
 
 namespace tautrain::train {
 
@@ -34,8 +34,10 @@ std::vector<data::LoadedBatch> takeBatches(data::Loader& loader, std::int64_t co
     loader.startEpoch(epoch);
     const auto before = batches.size();
     while (static_cast<std::int64_t>(batches.size()) < count)
-      if (auto batch = loader.next()) batches.push_back(std::move(*batch));
-      else break;
+      if (auto batch = loader.next())
+        batches.push_back(std::move(*batch));
+      else
+        break;
     TAUTRAIN_CHECK(batches.size() > before, DataError, "benchmark: the data set yields no batches");
   }
   return batches;
@@ -44,7 +46,8 @@ std::vector<data::LoadedBatch> takeBatches(data::Loader& loader, std::int64_t co
 /// Candidates per second over the batches after the first `warmup`; the device is
 /// synchronised before the clock starts and before it stops.
 template <typename Work>
-double rate(const std::vector<data::LoadedBatch>& batches, std::int64_t warmup, const torch::Device& device, Work work) {
+double rate(const std::vector<data::LoadedBatch>& batches, std::int64_t warmup, const torch::Device& device,
+            Work work) {
   for (std::int64_t i = 0; i < warmup; ++i) work(batches[i].tensors->to(device));
   waitFor(device);
   const auto start = SteadyClock::now();
@@ -130,14 +133,15 @@ thread_local int t_operatorDepth = 0;
 std::int64_t topLevelOperators(const torch::Device& device, const std::function<void()>& work) {
   waitFor(device);
   g_topLevelOperators = 0;
-  const auto handle = at::addGlobalCallback(
-      at::RecordFunctionCallback(
-          [](const at::RecordFunction&) -> std::unique_ptr<at::ObserverContext> {
-            if (t_operatorDepth++ == 0) g_topLevelOperators.fetch_add(1, std::memory_order_relaxed);
-            return nullptr;
-          },
-          [](const at::RecordFunction&, at::ObserverContext*) { --t_operatorDepth; })
-          .scopes({at::RecordScope::FUNCTION}));
+  const auto handle =
+      at::addGlobalCallback(at::RecordFunctionCallback(
+                                [](const at::RecordFunction&) -> std::unique_ptr<at::ObserverContext> {
+                                  if (t_operatorDepth++ == 0)
+                                    g_topLevelOperators.fetch_add(1, std::memory_order_relaxed);
+                                  return nullptr;
+                                },
+                                [](const at::RecordFunction&, at::ObserverContext*) { --t_operatorDepth; })
+                                .scopes({at::RecordScope::FUNCTION}));
   work();
   waitFor(device);
   at::removeCallback(handle);
@@ -178,16 +182,18 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
                                             [&](const auto& host) { return cost.training(host, report.parameters); });
     const auto inferCost =
         costPerCandidate(batches, options.warmup_steps, [&](const auto& host) { return cost.inference(host); });
-    std::size_t largest = options.warmup_steps;  // the timed batch of the highest predicted memory
-    std::int64_t memoryEstimate = 0;
-    for (std::size_t i = options.warmup_steps; i < batches.size(); ++i) {
-      const auto& host = batches[i].host;
-      const auto bytes = static_cast<std::int64_t>(cost.trainingMemoryBytes(
-          report.parameters, static_cast<double>(host.paddedTokens()), static_cast<double>(host.max_len)));
-      if (bytes > memoryEstimate) memoryEstimate = bytes, largest = i;
-    }
-    largestBatch.push_back(largest);
     for (const auto layout : {model::Layout::kPadded, model::Layout::kPacked}) {
+      auto layoutConfig = config.model;
+      layoutConfig.layout = layout;
+      const model::CostModel layoutCost(schema, layoutConfig, bf16 ? 2 : 4);
+      std::size_t largest = options.warmup_steps;  // the timed batch of the highest predicted memory
+      std::int64_t memoryEstimate = 0;
+      for (std::size_t i = options.warmup_steps; i < batches.size(); ++i) {
+        const auto bytes = static_cast<std::int64_t>(
+            layoutCost.trainingMemoryBytes(report.parameters, model::BatchShape::of(batches[i].host)));
+        if (bytes > memoryEstimate) memoryEstimate = bytes, largest = i;
+      }
+      largestBatch.push_back(largest);
       auto& row = rows.emplace_back();
       row.smart = smart;
       row.layout = layout;
@@ -211,10 +217,11 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
       MultiTensorAdam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.learning_rate));
       model->train();
       if (!device.is_cuda()) {  // a first step, counted: the weights were there before, all else is its own
-        const auto largest = batches[largestBatch[v / 2]].tensors->to(device);
+        const auto largest = batches[largestBatch[v]].tensors->to(device);
         compat::HostMemoryCounter counter;
         trainStep(model, optimizer, weighting, largest, device, bf16);
-        rows[v].train_peak_memory_bytes = std::max(rows[v].train_peak_memory_bytes, counter.peak() + 4 * report.parameters);
+        rows[v].train_peak_memory_bytes =
+            std::max(rows[v].train_peak_memory_bytes, counter.peak() + 4 * report.parameters);
       }
       compat::resetPeakDeviceMemory(device);
       trainRates[v].push_back(rate(batches, options.warmup_steps, device, [&](const auto& batch) {
@@ -239,10 +246,11 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
   for (std::size_t v = 0; v < rows.size(); ++v) {
     rows[v].train_candidates_per_s = median(trainRates[v]);
     rows[v].infer_candidates_per_s = median(inferRates[v]);
-    logger->info("{} batching, {} layout: training {:.0f} candidates/s, inference {:.0f} candidates/s (median of {}), "
-                 "padding efficiency {:.3f}",
-                 rows[v].smart ? "smart" : "random", core::nameOf(rows[v].layout), rows[v].train_candidates_per_s,
-                 rows[v].infer_candidates_per_s, options.rounds, rows[v].padding_efficiency);
+    logger->info(
+        "{} batching, {} layout: training {:.0f} candidates/s, inference {:.0f} candidates/s (median of {}), "
+        "padding efficiency {:.3f}",
+        rows[v].smart ? "smart" : "random", core::nameOf(rows[v].layout), rows[v].train_candidates_per_s,
+        rows[v].infer_candidates_per_s, options.rounds, rows[v].padding_efficiency);
   }
   return report;
 }

@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "tautrain/config/ModelConfig.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/data/HostBatch.hpp"
-#include "tautrain/config/ModelConfig.hpp"
 
 namespace tautrain::model {
 
@@ -19,6 +19,15 @@ struct Cost {
     flops += other.flops, bytes += other.bytes;
     return *this;
   }
+};
+
+/// What a batch's activation memory depends on. A planned batch whose padding is not known
+/// yet is bounded by tokens = token_slots.
+struct BatchShape {
+  double tokens = 0;       // real tokens
+  double token_slots = 0;  // candidates x longest
+  double longest = 0;      // tokens of the longest candidate
+  static BatchShape of(const data::HostBatch& batch);
 };
 
 /// Whether the model runs fused attention under `config` with this LibTorch (auto: where it can).
@@ -45,12 +54,14 @@ class CostModel {
   double savedValuesPerToken() const;
 
   /// Memory of one training step at its peak: fp32 weights, gradients and both Adam moments of
-  /// `parameters`, and the activations of a batch of `tokenSlots` token slots (padding
-  /// included) whose longest candidate has `longest` tokens. The reference attention keeps its
-  /// [heads, L, L] probabilities in every block, and the last block's backward needs two more
-  /// as far as they exceed its freed feed-forward values; fused attention keeps none. Checked
-  /// against measured peaks in tests (CPU) and by `tautrain bench train` (CPU and CUDA).
-  double trainingMemoryBytes(std::int64_t parameters, double tokenSlots, double longest) const;
+  /// `parameters`, and the activations of `batch`. Attention works on the padded token slots in
+  /// both layouts (its input, q/k/v and output projection's input: 5 d_model); the rest of a
+  /// block works on the slots when padded and on the real tokens when packed; the embedding
+  /// always on the real tokens. The reference attention keeps its [heads, L, L] probabilities
+  /// in every block, and the last block's backward needs two more as far as they exceed its
+  /// freed feed-forward values; fused attention keeps none. Checked against measured peaks in
+  /// tests (CPU, both layouts) and by `tautrain bench train` (CPU and CUDA).
+  double trainingMemoryBytes(std::int64_t parameters, const BatchShape& batch) const;
 
   /// Multiply-adds per token of each collection's embedding, of one encoder block, per
   /// (query, key) pair of one block's attention, and per candidate in the decoder.
