@@ -65,11 +65,11 @@ struct Loader::Window {
   }
 };
 
-Loader::Loader(const Dataset& dataset, const StandardScaler& scaler, LoaderOptions options)
-    : m_dataset(dataset), m_scaler(scaler), m_options(std::move(options)),
+Loader::Loader(const Dataset& dataset, StandardScaler scaler, LoaderOptions options)
+    : m_dataset(dataset), m_scaler(std::move(scaler)), m_options(std::move(options)),
       m_pruner(dataset.schema(), m_options.pruning, m_options.seed) {
   const auto& schema = dataset.schema();
-  scaler.checkMatches(schema, "the scaler");
+  m_scaler.checkMatches(schema, "the scaler");
   m_tokenCounts = dataset.tokenCounts(m_options.pruning);
   m_blocks = dataset.blocks(m_options.block_size);
   for (const auto& c : schema.collections) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
 #include <set>
 
@@ -116,6 +117,16 @@ TEST(Loader, BatchLayoutIsConsistentAndScaled) {
   const std::int64_t token = 1 + 2;  // after candidate 7's single pf token
   EXPECT_NEAR(pf.features[token * 4 + 1], (250.02 - relPt.mean) / relPt.std, 1e-4);
   EXPECT_EQ(pf.features[(1 + 1) * 4 + 2], 0.0f);  // candidate 250, pf token 1: dxy invalid -> 0
+}
+
+TEST(Loader, KeepsItsOwnScalerSoATemporaryOneIsSafe) {
+  Fixture f;
+  // The scaler is gone (and its memory overwritten) before the loader uses it.
+  auto loader = std::make_unique<data::Loader>(f.dataset, data::StandardScaler::fit(f.dataset), f.options(1));
+  std::vector<std::vector<float>> garbage(64, std::vector<float>(4096, 1e30f));
+  const auto batch = loader->assemble({250}, 0);
+  const auto& relPt = f.scaler.collections()[1].features[2];
+  EXPECT_NEAR(batch.collections[1].features[2 * 4 + 1], (250.02 - relPt.mean) / relPt.std, 1e-4);
 }
 
 TEST(Loader, TensorsMirrorTheHostBatch) {

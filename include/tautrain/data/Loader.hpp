@@ -43,7 +43,9 @@ struct LoadedBatch {
 
 class Loader {
  public:
-  Loader(const Dataset& dataset, const StandardScaler& scaler, LoaderOptions options);
+  /// Keeps a reference to `dataset` (it must outlive the loader) and a copy of the small scaler.
+  Loader(const Dataset& dataset, StandardScaler scaler, LoaderOptions options);
+  Loader(Dataset&&, StandardScaler, LoaderOptions) = delete;
   ~Loader();
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
@@ -67,7 +69,7 @@ class Loader {
   HostBatch assembleFrom(const Window& data, const std::vector<std::int64_t>& candidates, std::int64_t epoch) const;
 
   const Dataset& m_dataset;
-  const StandardScaler& m_scaler;
+  StandardScaler m_scaler;
   LoaderOptions m_options;
   TokenPruner m_pruner;
   std::vector<std::uint32_t> m_tokenCounts;
