@@ -92,6 +92,16 @@ TrainingState readCheckpointState(const std::string& path) {
   return s;
 }
 
+data::StandardScaler checkpointScaler(const TrainingState& state, const std::string& path) {
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(state.scaler_json);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(path + ": the checkpoint holds no readable standard scaler: " + e.what());
+  }
+  return data::StandardScaler::fromJson(json, path);
+}
+
 bool restoreCheckpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                        const torch::Device& device, int rank, int worldSize) {
   model.to(device);

@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <nlohmann/json.hpp>
-
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
@@ -24,7 +22,7 @@ eval::ScoreTable scoreCheckpoint(const std::string& checkpoint, const std::vecto
   const auto run = config::parseRunConfig(state.config_yaml, checkpoint);
   const auto schema = data::FeatureSchema::fromSpec(run.data.features);
   const data::Dataset dataset(data::expandPaths(shards), schema, data::readOptions(run.data));
-  const auto scaler = data::StandardScaler::fromJson(nlohmann::json::parse(state.scaler_json), checkpoint);
+  const auto scaler = train::checkpointScaler(state, checkpoint);
   data::Loader loader(dataset, scaler, tensorLoaderOptions(run.data, run.seed, device));
 
   model::TauTransformer model(schema, run.model);

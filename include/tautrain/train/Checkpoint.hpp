@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tautrain/data/Scaler.hpp"
 #include "tautrain/train/History.hpp"
 
 namespace tautrain::train {
@@ -41,6 +42,10 @@ torch::Tensor rankRngState(const torch::Device& device);
 
 /// Reads only the state: config, scaler, position and history.
 TrainingState readCheckpointState(const std::string& path);
+
+/// The standard scaler the checkpoint's model was trained with; a DataError naming `path` when
+/// the checkpoint holds none or an unreadable one.
+data::StandardScaler checkpointScaler(const TrainingState& state, const std::string& path);
 
 /// Loads weights into a model built from the checkpoint's config; with an optimizer, also its
 /// state and the random generators of the CPU and of `device` (rank `rank`'s of `worldSize`).
