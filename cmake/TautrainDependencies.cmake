@@ -7,6 +7,25 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(Protobuf REQUIRED)
+if(TAUTRAIN_ONNX)
+  # libonnx: the official onnx.proto, compiled, with the model checker and shape inference.
+  find_package(ONNX CONFIG REQUIRED)
+  # libonnx 1.12 (Debian 12) names its target onnx, 1.17 (Debian 13) ONNX::onnx.
+  if(TARGET ONNX::onnx)
+    set(TAUTRAIN_ONNX_TARGET ONNX::onnx)
+  else()
+    set(TAUTRAIN_ONNX_TARGET onnx)
+  endif()
+  # ONNX Runtime (Debian 13's libonnxruntime-dev) scores exported graphs for the parity check;
+  # without it the export still works and the check says what is missing.
+  find_path(TAUTRAIN_ORT_INCLUDE_DIR onnxruntime_cxx_api.h PATH_SUFFIXES onnxruntime)
+  find_library(TAUTRAIN_ORT_LIBRARY onnxruntime)
+  if(TAUTRAIN_ORT_INCLUDE_DIR AND TAUTRAIN_ORT_LIBRARY)
+    message(STATUS "ONNX Runtime: ${TAUTRAIN_ORT_LIBRARY}")
+  else()
+    message(STATUS "ONNX Runtime: not found; `tautrain export --check` will say so")
+  endif()
+endif()
 
 if(TAUTRAIN_TORCH_FROM_PYTHON)
   # LibTorch ships inside the torch Python package: ask it where its CMake config lives.

@@ -40,11 +40,11 @@ die() { echo "integration: $*" >&2; exit 1; }
 # --- what goes into the roots ------------------------------------------------------------------
 
 # The set-up's own list (tests included), so the root checks exactly what cmake/setup.sh installs.
-mapfile -t SETUP_PACKAGES < <(TAUTRAIN_SETUP_FOR=tests bash "$SOURCE_DIR/cmake/setup.sh" --list-packages)
+mapfile -t SETUP_PACKAGES < <(TAUTRAIN_SETUP_FOR=tests TAUTRAIN_DEBIAN_RELEASE=13 bash "$SOURCE_DIR/cmake/setup.sh" --list-packages)
 # The CUDA root swaps the CPU LibTorch for the CUDA one (they conflict) and adds NCCL and nvcc.
 CUDA_PACKAGES=(cmake ninja-build g++ ccache pkg-config libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nvidia-cuda-toolkit
   libopenblas0-openmp libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
-  libeigen3-dev libprotobuf-dev protobuf-compiler libgtest-dev)
+  libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev)
 # The test root adds HTCondor (a personal pool in one package) for the tests of `tautrain condor`.
 if [ "$COMMAND" = cuda ]; then PACKAGES=("${CUDA_PACKAGES[@]}"); else PACKAGES=("${SETUP_PACKAGES[@]}" minicondor); fi
 # HTCondor takes no jobs from root: the tests submit as this user of the root.

@@ -65,6 +65,9 @@ int run(int argc, char** argv) {
   addLaunchCommand(app);
   addCondorCommand(app);
   addEvalCommands(app);
+#ifdef TAUTRAIN_HAVE_ONNX
+  addExportCommand(app);
+#endif
 
   try {
     app.parse(argc, argv);

@@ -15,6 +15,9 @@
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/data/LoaderBenchmark.hpp"
 #include "tautrain/data/SyntheticGenerator.hpp"
+#ifdef TAUTRAIN_HAVE_ONNX
+#include "tautrain/deploy/Benchmark.hpp"
+#endif
 #include "tautrain/dist/AllReduceBench.hpp"
 #include "tautrain/dist/Communicator.hpp"
 #include "tautrain/dist/Launcher.hpp"
@@ -26,6 +29,8 @@
 namespace tautrain::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 struct LoaderBenchOptions {
   data::LoaderBenchmarkOptions measure;
@@ -54,7 +59,6 @@ class ScratchDirectory {
 };
 
 void runLoaderBench(const LoaderBenchOptions& options) {
-  namespace fs = std::filesystem;
   const ScratchDirectory scratch(options.workDir.empty() ? fs::temp_directory_path() / "tautrain-bench-loader"
                                                         : fs::path(options.workDir),
                                  !options.workDir.empty());
@@ -151,7 +155,6 @@ nlohmann::json runPytorchBaseline(const TrainBenchOptions& options, const config
 std::string memoryText(std::int64_t bytes) { return bytes < 0 ? "n/a" : fmt::format("{:.2f} GiB", bytes / 1073741824.0); }
 
 void runTrainBench(const TrainBenchOptions& options) {
-  namespace fs = std::filesystem;
   auto config = options.config.load();
   const ScratchDirectory scratch(fs::temp_directory_path() / ("tautrain-bench-train-" + std::to_string(::getpid())),
                                  /*keep=*/false);
@@ -265,6 +268,41 @@ void runRocBench(const RocBenchOptions& options) {
                                  {"full_evaluation_s", r.full_evaluation_s}, {"rocs", r.rocs}});
 }
 
+#ifdef TAUTRAIN_HAVE_ONNX
+struct OnnxBenchOptions {
+  std::string checkpoint;
+  std::vector<std::string> data;
+  deploy::InferenceBenchOptions measure;
+  std::string json;
+};
+
+void runOnnxBench(const OnnxBenchOptions& options) {
+  const ScratchDirectory scratch(fs::temp_directory_path() / ("tautrain-bench-onnx-" + std::to_string(::getpid())),
+                                 false);
+  const auto r =
+      deploy::measureInference(options.checkpoint, options.data, (scratch.path() / "model.onnx").string(), options.measure);
+  std::cout << "machine: " << machineDescription() << "\n"
+            << r.candidates << " candidates of " << options.checkpoint << ", fp32, " << r.threads
+            << " thread(s), median of " << options.measure.rounds << " rounds; baseline: LibTorch\n"
+            << fmt::format("{:>6} {:>22} {:>26} {:>10}\n", "batch", "LibTorch candidates/s",
+                           r.runtime + " candidates/s", "x LibTorch");
+  nlohmann::json result{{"benchmark", "onnx"},       {"machine", machineDescription()},
+                        {"version", versionString()}, {"runtime", r.runtime},
+                        {"checkpoint", options.checkpoint}, {"candidates", r.candidates},
+                        {"threads", r.threads},       {"rows", nlohmann::json::array()}};
+  for (const auto& row : r.rows) {
+    const double ratio = row.onnxruntime_candidates_per_s / row.libtorch_candidates_per_s;
+    std::cout << fmt::format("{:>6} {:>22.0f} {:>26.0f} {:>10.2f}\n", row.batch_size, row.libtorch_candidates_per_s,
+                             row.onnxruntime_candidates_per_s, ratio);
+    result["rows"].push_back({{"batch_size", row.batch_size},
+                              {"libtorch_candidates_per_s", row.libtorch_candidates_per_s},
+                              {"onnxruntime_candidates_per_s", row.onnxruntime_candidates_per_s},
+                              {"onnxruntime_vs_libtorch", ratio}});
+  }
+  if (!options.json.empty()) io::writeJson(options.json, result);
+}
+#endif
+
 struct AllReduceBenchOptions {
   ConfigOptions config;
   int ranks = 2;
@@ -360,6 +398,23 @@ void addBenchCommand(CLI::App& app) {
   rocBench->add_option("-n,--candidates", rocOptions->candidates, "synthetic candidates")->capture_default_str();
   rocBench->add_option("--json", rocOptions->json, "write the figures as JSON");
   rocBench->callback([rocOptions] { runRocBench(*rocOptions); });
+
+#ifdef TAUTRAIN_HAVE_ONNX
+  auto* onnxBench = bench->add_subcommand(
+      "onnx", "Inference with the exported graph in ONNX Runtime against LibTorch, same candidates, CPU");
+  auto onnxOptions = std::make_shared<OnnxBenchOptions>();
+  onnxBench->add_option("checkpoint", onnxOptions->checkpoint, "checkpoint (.pt)")->required()->check(CLI::ExistingFile);
+  onnxBench->add_option("--data", onnxOptions->data, "shards (files, directories, globs)")->required();
+  onnxBench->add_option("-n,--candidates", onnxOptions->measure.candidates, "the first candidates of the data")
+      ->capture_default_str();
+  onnxBench->add_option("--batch", onnxOptions->measure.batch_sizes, "candidates per call (one row each)")
+      ->capture_default_str();
+  onnxBench->add_option("--threads", onnxOptions->measure.threads, "intra-op threads of both")->capture_default_str();
+  onnxBench->add_option("--rounds", onnxOptions->measure.rounds, "interleaved rounds; the median is reported")
+      ->capture_default_str();
+  onnxBench->add_option("--json", onnxOptions->json, "write the figures as JSON");
+  onnxBench->callback([onnxOptions] { runOnnxBench(*onnxOptions); });
+#endif
 
   auto* allReduce = bench->add_subcommand(
       "allreduce", "All-reduce time and bus bandwidth for the model's gradients and a size sweep (Gloo/NCCL)");

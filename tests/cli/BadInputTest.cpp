@@ -162,6 +162,35 @@ TEST_F(BadInput, Shards) {
                 nan, 3, {"pf", "data.non_finite"});
 }
 
+#ifdef TAUTRAIN_HAVE_ONNX
+TEST_F(BadInput, Exports) {
+  fs::create_directories(out(""));
+  const auto graph = out("model.onnx");
+  const auto exportOf = [&](const std::string& checkpoint) { return "export " + checkpoint + " -o " + graph; };
+  const auto junk = badFile("junk-export.pt", "not a checkpoint");
+  expectRefused("junk checkpoint (export)", exportOf(junk), junk, 3, {});
+  const auto bytes = readBytes(file("run/best.pt"));
+  const auto truncated = badFile("truncated-export.pt", bytes.substr(0, bytes.size() / 2));
+  expectRefused("truncated checkpoint (export)", exportOf(truncated), truncated, 3, {});
+  EXPECT_FALSE(fs::exists(graph));
+
+  const auto unwritable = out("no-such-folder") + "/model.onnx";
+  const auto r = runTautrain("export " + file("run/best.pt") + " -o " + unwritable);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find(unwritable), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out("no-such-folder")));
+
+  // Data for --check whose schema is not the checkpoint's: a shard without muons.
+  const auto noMuons = copyOf(file("data/shard-00001.h5"), "no-muons.h5");
+  const hid_t h5 = H5Fopen(noMuons.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(h5, 0);
+  H5Ldelete(h5, "/muon", H5P_DEFAULT);
+  H5Fclose(h5);
+  expectRefused("--check with a shard without the muon collection",
+                exportOf(file("run/best.pt")) + " --check " + noMuons, noMuons, 3, {"muon"});
+}
+#endif
+
 TEST_F(BadInput, TrainingSets) {
   const auto good = file("data/shard-00001.h5");
   fs::create_directories(s_root / "bad");

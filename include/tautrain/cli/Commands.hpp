@@ -66,6 +66,9 @@ void addTrainCommands(CLI::App& app);
 void addLaunchCommand(CLI::App& app);
 void addCondorCommand(CLI::App& app);
 void addEvalCommands(CLI::App& app);
+#ifdef TAUTRAIN_HAVE_ONNX
+void addExportCommand(CLI::App& app);
+#endif
 
 /// Parses the command line and runs the command; returns the process exit code:
 /// 0 success, 1 runtime error, 2 bad configuration or usage, 3 bad input data.

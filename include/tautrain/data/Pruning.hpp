@@ -18,6 +18,9 @@ class TokenPruner {
   /// block token rows in their original order; `candidate` and `epoch` seed the random cap.
   void select(std::size_t c, const TokenMatrix& m, std::int64_t local, std::int64_t candidate, std::int64_t epoch,
               std::vector<std::int64_t>& kept) const;
+  /// Column of collection c's dR when the dR cut applies to it (tokens with dR <= maxDr stay), else -1.
+  int drColumn(std::size_t c) const { return m_drColumn[c]; }
+  double maxDr() const { return m_maxDr; }
 
  private:
   std::vector<int> m_drColumn;        ///< per collection; -1: no dR cut

@@ -57,6 +57,9 @@ class StandardScaler {
   float apply(std::size_t c, std::size_t column, float value) const {
     return value * m_scale[c][column] + m_shift[c][column];
   }
+  /// The two constants of apply(), for graphs that repeat it (deploy/Export).
+  float scale(std::size_t c, std::size_t column) const { return m_scale[c][column]; }
+  float shift(std::size_t c, std::size_t column) const { return m_shift[c][column]; }
   const std::vector<CollectionScale>& collections() const { return m_collections; }
   /// Throws when the scaler was fitted for other features than the schema's.
   void checkMatches(const FeatureSchema& schema, const std::string& source) const;
