@@ -1,7 +1,9 @@
 #include "tautrain/deploy/Runtime.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <numeric>
+#include <sstream>
 
 #include "tautrain/core/Error.hpp"
 
@@ -59,12 +61,44 @@ GraphInputs graphInputs(const data::FeatureSchema& schema, const data::Candidate
 
 bool haveOnnxRuntime() { return true; }
 
+namespace {
+
+/// Debian's ONNX Runtime registers the ONNX operator schemas again that Debian's shared libonnx
+/// has registered already, and libonnx writes "Schema error: ... already registered" to
+/// std::cerr for each of them: hundreds of harmless lines when the first session starts. While
+/// it lives this drops those lines and passes on everything else written to std::cerr.
+class DuplicateSchemaLinesDropped {
+ public:
+  DuplicateSchemaLinesDropped() : m_previous(std::cerr.rdbuf(m_captured.rdbuf())) {}
+  ~DuplicateSchemaLinesDropped() {
+    std::cerr.rdbuf(m_previous);
+    std::istringstream lines(m_captured.str());
+    bool afterDuplicate = false;
+    for (std::string line; std::getline(lines, line);) {
+      const bool duplicate = line.rfind("Schema error: Trying to register schema", 0) == 0 &&
+                             line.find("but it is already registered") != std::string::npos;
+      if (!duplicate && !(afterDuplicate && line.empty())) std::cerr << line << '\n';
+      afterDuplicate = duplicate;
+    }
+  }
+  DuplicateSchemaLinesDropped(const DuplicateSchemaLinesDropped&) = delete;
+  DuplicateSchemaLinesDropped& operator=(const DuplicateSchemaLinesDropped&) = delete;
+
+ private:
+  std::ostringstream m_captured;
+  std::streambuf* m_previous;
+};
+
+}  // namespace
+
 struct OnnxRuntimeModel::Session {
   Ort::Env env{ORT_LOGGING_LEVEL_WARNING, "tautrain"};
   Ort::Session session{nullptr};
 };
 
-OnnxRuntimeModel::OnnxRuntimeModel(const std::string& path, int threads) : m_session(std::make_unique<Session>()) {
+OnnxRuntimeModel::OnnxRuntimeModel(const std::string& path, int threads) {
+  const DuplicateSchemaLinesDropped quiet;
+  m_session = std::make_unique<Session>();
   Ort::SessionOptions options;
   options.SetIntraOpNumThreads(threads);
   options.SetInterOpNumThreads(1);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,13 +14,15 @@
 
 namespace tautrain::test {
 
-/// A fresh directory per test, removed afterwards.
+/// A fresh directory per instance, removed afterwards.
 class TempDir {
  public:
   explicit TempDir(const std::filesystem::path& base = std::filesystem::temp_directory_path()) {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    // The counter keeps two folders of one test apart: the second must not wipe the first.
+    static std::atomic<int> made{0};
     std::string name = "tautrain-test-" + std::string(info->test_suite_name()) + "-" + info->name() + "-" +
-                       std::to_string(::getpid());
+                       std::to_string(::getpid()) + "-" + std::to_string(made++);
     std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests are named Suite/Test/0
     m_path = base / name;
     std::filesystem::remove_all(m_path);
