@@ -12,6 +12,7 @@
 
 #include "support/Checkpoints.hpp"
 #include "support/TestData.hpp"
+#include "support/TinyRun.hpp"
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/data/SyntheticGenerator.hpp"
@@ -124,22 +125,7 @@ TEST(Trainer, LearnsTheSyntheticClassesAndWritesItsRun) {
   }
 }
 
-namespace {
-
-/// A tiny run: 1200 synthetic candidates, 9 training steps of 100 per epoch, dropout on.
-config::RunConfig tinyRun(const test::TempDir& dir, const std::string& output, std::vector<std::string> extra = {}) {
-  std::vector<std::string> overrides{
-      "output=" + dir.file(output), "generator.candidates=1200", "generator.shard_size=300",
-      "generator.output=" + dir.file("data"), "data.files=[" + dir.file("data") + "]", "data.valid_fraction=0.25",
-      "data.batch_size=100", "model.d_model=8", "model.heads=2", "model.layers=1", "model.embed_hidden=16",
-      "model.d_ff=16", "model.decoder_hidden1=16", "model.decoder_hidden2=8", "train.max_epochs=3",
-      "train.learning_rate=0.003", "train.lr_schedule=cosine", "train.warmup_steps=5", "seed=9"};
-  overrides.insert(overrides.end(), extra.begin(), extra.end());
-  return config::loadRunConfig({}, overrides);
-}
-
-
-}  // namespace
+using test::tinyRun;
 
 TEST(Trainer, RunStoppedAtArbitraryStepsAndResumedEndsBitwiseIdentical) {
   test::TempDir dir;
@@ -149,20 +135,10 @@ TEST(Trainer, RunStoppedAtArbitraryStepsAndResumedEndsBitwiseIdentical) {
   ASSERT_FALSE(reference.interrupted);
 
   // Stops every 4 steps (mid-epoch and across epoch ends), with extra checkpoints every 3.
-  auto config = tinyRun(dir, "stopped", {"train.stop_after_steps=4", "train.checkpoint_every_steps=3", "train.log_every=1"});
+  const auto config = tinyRun(dir, "stopped", {"train.stop_after_steps=4", "train.checkpoint_every_steps=3", "train.log_every=1"});
   auto result = train::runTraining(config);
-  int stops = 0;
-  while (result.interrupted) {
-    ++stops;
-    const auto checkpoint = (std::filesystem::path(config.output) / "last.pt").string();
-    const auto state = train::readCheckpointState(checkpoint);
-    EXPECT_EQ(state.global_step, 4 * stops);
-    config = config::parseRunConfig(state.config_yaml, checkpoint);
-    config.output = dir.file("stopped");
-    result = train::runTraining(config, checkpoint);
-    ASSERT_LT(stops, 20);
-  }
-  EXPECT_EQ(stops, 6);  // 27 steps in 3 epochs
+  // 27 steps in 3 epochs
+  EXPECT_EQ(test::resumeUntilDone(result, dir.file("stopped")), (std::vector<std::int64_t>{4, 8, 12, 16, 20, 24}));
   ASSERT_EQ(result.history.size(), reference.history.size());
   for (std::size_t e = 0; e < result.history.size(); ++e) {
     EXPECT_EQ(result.history[e].train_loss, reference.history[e].train_loss) << "epoch " << e + 1;
