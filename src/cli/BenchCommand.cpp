@@ -311,14 +311,14 @@ struct AllReduceBenchOptions {
   std::string json;
 };
 
-/// Under a launcher: times all-reduces of the model's gradients and of a size sweep; rank 0
-/// reports. Started by hand: launches itself on `ranks` local ranks.
+/// Under a launcher: times joining the group, then all-reduces of the model's gradients and of
+/// a size sweep; rank 0 reports. Started by hand: launches itself on `ranks` local ranks. One
+/// rank moves nothing between devices; it shows that the backend's path runs and what it costs
+/// to start.
 void runAllReduceBench(const AllReduceBenchOptions& options, const std::vector<std::string>& arguments) {
   const auto rank = dist::rankFromEnvironment();
-  if (!rank.distributed()) {
-    // A launched rank of a one-rank run must not launch again.
-    TAUTRAIN_CHECK_KEY(rank.source == "single" && options.ranks >= 2, "--ranks",
-                       "an all-reduce needs at least 2 ranks");
+  if (rank.source == "single") {
+    TAUTRAIN_CHECK_KEY(options.ranks >= 1, "--ranks", "must be at least 1, not ", options.ranks);
     dist::LaunchOptions launch;
     launch.nproc_per_node = options.ranks;
     launch.master_port = 0;
@@ -328,7 +328,8 @@ void runAllReduceBench(const AllReduceBenchOptions& options, const std::vector<s
   }
   const auto config = options.config.load();
   const bool cuda = options.device.rfind("cuda", 0) == 0;
-  dist::Communicator comm(config.dist, rank, cuda);
+  const auto group = dist::joinTimed(config.dist, rank, cuda);
+  auto& comm = *group.comm;
   // The gradient all-reduce of training: one tensor per parameter, bucketed as in training.
   auto gradients = train::parameterSizes(config);
   gradients.push_back(2);  // the loss and weight sums ride along
@@ -337,10 +338,14 @@ void runAllReduceBench(const AllReduceBenchOptions& options, const std::vector<s
   nlohmann::json result = {{"benchmark", "allreduce"},      {"machine", machineDescription()},
                            {"version", versionString()},    {"ranks", rank.world_size},
                            {"backend", core::nameOf(comm.backend())},     {"iterations", options.iterations},
+                           {"join_seconds", group.join_seconds},
+                           {"first_all_reduce_seconds", group.first_all_reduce_seconds},
                            {"rows", nlohmann::json::array()}};
   std::cout << "machine: " << machineDescription() << "\n"
             << rank.world_size << " ranks, " << core::nameOf(comm.backend()) << ", median of " << options.iterations
             << " all-reduces; baseline: a local copy of the same bytes\n"
+            << fmt::format("start: joining the group {:.1f} ms, the first all-reduce {:.1f} ms\n",
+                           group.join_seconds * 1e3, group.first_all_reduce_seconds * 1e3)
             << fmt::format("{:<16} {:>12} {:>8} {:>12} {:>10} {:>10} {:>10}\n", "buffer", "bytes", "tensors",
                            "time (us)", "algbw GB/s", "busbw GB/s", "x copy");
   for (const auto& [what, t] : rows) {

@@ -15,6 +15,19 @@ void synchronize(bool cuda) {
 
 }  // namespace
 
+TimedGroup joinTimed(const DistConfig& config, const RankInfo& info, bool cuda) {
+  TimedGroup group;
+  auto start = SteadyClock::now();
+  group.comm = std::make_unique<Communicator>(config, info, cuda);
+  group.join_seconds = secondsSince(start);
+  std::vector<at::Tensor> one{torch::ones({1}, torch::TensorOptions().device(cuda ? torch::kCUDA : torch::kCPU))};
+  start = SteadyClock::now();
+  group.comm->allReduceSum(one);
+  synchronize(cuda);
+  group.first_all_reduce_seconds = secondsSince(start);
+  return group;
+}
+
 AllReduceTiming timeAllReduce(Communicator& comm, const std::vector<std::int64_t>& tensorSizes, int iterations,
                               bool cuda) {
   const auto options = torch::TensorOptions().dtype(torch::kFloat).device(cuda ? torch::kCUDA : torch::kCPU);

@@ -162,6 +162,31 @@ TEST(Cli, BenchTrainComparesBatchingAndLayoutsInOneRun) {
   EXPECT_GT(json["rows"][0]["padding_efficiency"].get<double>(), json["rows"][3]["padding_efficiency"].get<double>());
 }
 
+TEST(Cli, BenchAllReduceTimesTheGroupsStartOnOneRankAndOnTwo) {
+  tautrain::test::TempDir dir;
+  for (const int ranks : {1, 2}) {
+    const auto json = dir.file("allreduce-" + std::to_string(ranks) + ".json");
+    const auto r = runTautrain("bench allreduce --ranks " + std::to_string(ranks) + " --iterations 2 --json " + json);
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("start: joining the group"), std::string::npos) << r.output;
+    std::ifstream file(json);
+    const auto figures = nlohmann::json::parse(file);
+    EXPECT_EQ(figures["ranks"].get<int>(), ranks);
+    EXPECT_EQ(figures["backend"], "gloo");
+    EXPECT_GT(figures["join_seconds"].get<double>(), 0);
+    EXPECT_GT(figures["first_all_reduce_seconds"].get<double>(), 0);
+    ASSERT_EQ(figures["rows"].size(), 6u);
+    EXPECT_EQ(figures["rows"][0]["buffer"], "model gradients");
+    for (const auto& row : figures["rows"]) {
+      EXPECT_GT(row["seconds"].get<double>(), 0) << row;
+      // One rank sends nothing over the bus; two send 2 (N - 1) / N = 1 of the buffer.
+      if (ranks == 1) EXPECT_EQ(row["bus_gbps"].get<double>(), 0) << row;
+      else EXPECT_DOUBLE_EQ(row["bus_gbps"].get<double>(), row["algorithm_gbps"].get<double>()) << row;
+    }
+  }
+  expectFailure(runTautrain("bench allreduce --ranks 0"), 2, {"--ranks", "at least 1"});
+}
+
 /// A Python interpreter that has torch, or "" (cmake/setup.sh installs Debian's python3-torch).
 std::string pythonWithTorch() {
   for (const std::string python : {"python3", "/usr/bin/python3"})

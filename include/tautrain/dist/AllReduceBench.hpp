@@ -2,12 +2,24 @@
 // All-reduce timing for `tautrain bench allreduce`, with a local copy of the same bytes as the
 // baseline measured in the same run.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "tautrain/config/DistConfig.hpp"
+#include "tautrain/dist/RankInfo.hpp"
 
 namespace tautrain::dist {
 
 class Communicator;
+
+/// A group joined with its start timed: what a job pays once, before its first step.
+struct TimedGroup {
+  std::unique_ptr<Communicator> comm;
+  double join_seconds = 0;              ///< the rendezvous and the process group
+  double first_all_reduce_seconds = 0;  ///< one float; NCCL creates its communicator here
+};
+TimedGroup joinTimed(const DistConfig& config, const RankInfo& info, bool cuda);
 
 struct AllReduceTiming {
   std::int64_t bytes = 0;
