@@ -56,23 +56,10 @@ struct Fixture {
 
   Fixture() { compat::setCudaMath(/*allowTf32=*/false, /*cudnnBenchmark=*/false); }  // fp32 means fp32
 
-  static model::ModelConfig config(model::Layout layout, model::Attention attention) {
-    model::ModelConfig config;
-    config.layout = layout;
-    config.attention = attention;
-    config.d_model = 16;
-    config.heads = 4;
-    config.layers = 2;
-    config.embed_hidden = 32;
-    config.d_ff = 32;
-    config.decoder_hidden1 = 32;
-    config.decoder_hidden2 = 16;
-    return config;
-  }
   /// The same weights for every layout and attention.
   model::TauTransformer model(model::Layout layout, model::Attention attention) const {
     torch::manual_seed(3);
-    model::TauTransformer m(schema, config(layout, attention));
+    model::TauTransformer m(schema, test::smallModel(layout, attention));
     m->to(device);
     m->eval();
     return m;
@@ -186,7 +173,7 @@ TEST(Cuda, TrainingMemoryIsWithinAFifthOfTheDevicesMeasuredPeak) {
   for (const auto layout : {model::Layout::kPadded, model::Layout::kPacked}) {
     auto model = f.model(layout, model::Attention::kAuto);
     model->train();
-    const model::CostModel cost(f.schema, Fixture::config(layout, model::Attention::kAuto), 4);
+    const model::CostModel cost(f.schema, test::smallModel(layout, model::Attention::kAuto), 4);
     // The allocator's peak counts the weights on the device, and the gradients that come
     // during the step; there are no Adam moments (16 bytes per parameter in the estimate).
     const double expected = cost.trainingMemoryBytes(model->parameterCount(), model::BatchShape::of(host)) -

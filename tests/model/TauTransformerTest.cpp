@@ -15,18 +15,7 @@ using namespace tautrain;
 
 namespace {
 
-model::ModelConfig smallModel(model::Layout layout = model::Layout::kPadded) {
-  model::ModelConfig config;
-  config.layout = layout;
-  config.d_model = 16;
-  config.heads = 4;
-  config.layers = 2;
-  config.embed_hidden = 32;
-  config.d_ff = 32;
-  config.decoder_hidden1 = 32;
-  config.decoder_hidden2 = 16;
-  return config;
-}
+using test::smallModel;
 
 struct Fixture {
   test::TempDir dir;

@@ -8,11 +8,28 @@
 #include <string>
 #include <vector>
 
+#include "tautrain/config/ModelConfig.hpp"
 #include "tautrain/data/CandidateBlock.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/data/Shard.hpp"
 
 namespace tautrain::test {
+
+/// A small TauT (d_model 16, 4 heads, 2 blocks) for the tests of the model itself.
+inline model::ModelConfig smallModel(model::Layout layout = model::Layout::kPadded,
+                                     model::Attention attention = model::Attention::kAuto) {
+  model::ModelConfig config;
+  config.layout = layout;
+  config.attention = attention;
+  config.d_model = 16;
+  config.heads = 4;
+  config.layers = 2;
+  config.embed_hidden = 32;
+  config.d_ff = 32;
+  config.decoder_hidden1 = 32;
+  config.decoder_hidden2 = 16;
+  return config;
+}
 
 /// A fresh directory per instance, removed afterwards.
 class TempDir {
