@@ -11,25 +11,33 @@
 #                                 builds the CUDA variant through to linked programs
 #   cmake/integration.sh shell [COMMAND...]
 #                                 a shell (or COMMAND) in the root, a copy of the tree at /tautrain/src
+#   cmake/integration.sh gpu-rehearsal
+#                                 a Debian 12 root with only what a GPU machine has (compiler,
+#                                 CMake, ninja, Python; a CPU LibTorch standing in for PyTorch's):
+#                                 downloads the other build dependencies as .debs into .debs/
+#                                 (what a GPU run carries) and rehearses bench/gpu/run.sh with them
 #
 # Environment: TAUTRAIN_TRIXIE (the root; default /var/cache/tautrain/trixie, the CUDA root
-# gets the suffix -cuda), TAUTRAIN_DEBIAN_MIRROR (default http://deb.debian.org/debian).
+# gets the suffix -cuda, the rehearsal root is /var/cache/tautrain/bookworm-gpu),
+# TAUTRAIN_DEBIAN_MIRROR (default http://deb.debian.org/debian), TAUTRAIN_GPU_REHEARSAL_LIMIT
+# (the rehearsal's time limit in seconds, default 3600).
 # The roots are reused while complete and repaired or made anew when not. Whatever happens,
 # Ctrl-C included, the script stops what it started in the root and unmounts what it mounted.
 set -euo pipefail
 
 readonly SOURCE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly MIRROR="${TAUTRAIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-readonly SUITE=trixie
 readonly STARTED=$SECONDS
 COMMAND="${1:-test}"
+SUITE=trixie
 case "$COMMAND" in
   test | root | shell) ROOT="${TAUTRAIN_TRIXIE:-/var/cache/tautrain/trixie}" ;;
   cuda) ROOT="${TAUTRAIN_TRIXIE:-/var/cache/tautrain/trixie}-cuda" ;;
-  -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "integration: unknown command '$COMMAND' (test, root, cuda, shell)" >&2; exit 2 ;;
+  gpu-rehearsal) ROOT=/var/cache/tautrain/bookworm-gpu SUITE=bookworm ;;
+  -h | --help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "integration: unknown command '$COMMAND' (test, root, cuda, shell, gpu-rehearsal)" >&2; exit 2 ;;
 esac
-readonly ROOT COMMAND
+readonly ROOT COMMAND SUITE
 readonly LOG_DIR="${ROOT}.logs"
 
 say() { printf 'integration [%3dm%02ds] %s\n' $(((SECONDS - STARTED) / 60)) $(((SECONDS - STARTED) % 60)) "$*"; }
@@ -45,11 +53,24 @@ mapfile -t SETUP_PACKAGES < <(TAUTRAIN_SETUP_FOR=tests TAUTRAIN_DEBIAN_RELEASE=1
 CUDA_PACKAGES=(cmake ninja-build g++ ccache pkg-config libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nvidia-cuda-toolkit
   libopenblas0-openmp libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev)
+# What a GPU machine has (its image: compiler, CMake, ninja, Python with PyTorch), and what the
+# build needs besides, which a GPU run carries as .debs. The rehearsal root gets the first, then
+# the second is downloaded (the packages the first lacks), then Debian 12's CPU LibTorch and
+# python3-torch stand in for PyTorch's (they bring protobuf and the HDF5 runtime with them).
+GPU_IMAGE_PACKAGES=(cmake ninja-build g++ python3 ccache)
+GPU_CARRIED_PACKAGES=(libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
+  libeigen3-dev libprotobuf-dev protobuf-compiler libgtest-dev)
+GPU_STAND_IN_PACKAGES=(libtorch-dev libgloo-dev python3-torch)
 # The test root adds HTCondor (a personal pool in one package) for the tests of `tautrain condor`.
-if [ "$COMMAND" = cuda ]; then PACKAGES=("${CUDA_PACKAGES[@]}"); else PACKAGES=("${SETUP_PACKAGES[@]}" minicondor); fi
+case "$COMMAND" in
+  cuda) PACKAGES=("${CUDA_PACKAGES[@]}") ;;
+  gpu-rehearsal) PACKAGES=("${GPU_IMAGE_PACKAGES[@]}" "${GPU_STAND_IN_PACKAGES[@]}") ;;
+  *) PACKAGES=("${SETUP_PACKAGES[@]}" minicondor) ;;
+esac
 # HTCondor takes no jobs from root: the tests submit as this user of the root.
 readonly CONDOR_USER=tautrain-jobs
 readonly STAMP="$ROOT/.tautrain-root"
+readonly GPU_DEBS=/var/cache/tautrain-gpu-debs  # in the rehearsal root
 readonly WANTED="suite=$SUITE packages=${PACKAGES[*]}"
 
 # --- mounts and processes, undone whatever happens ---------------------------------------------
@@ -171,10 +192,17 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
   rm -f "$ROOT/etc/apt/sources.list" "$STAMP"
   [ "$COMMAND" = cuda ] && install_cudnn_stub
+  local apt_install="DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends"
+  if [ "$COMMAND" = gpu-rehearsal ]; then
+    say "installing what a GPU machine has, then downloading the rest as .debs (apt log: $LOG_DIR/apt.log)"
+    run_logged apt in_root bash -c "dpkg --configure -a && apt-get update -qq && $apt_install ${GPU_IMAGE_PACKAGES[*]} &&
+      rm -rf $GPU_DEBS && mkdir -p $GPU_DEBS/partial &&
+      $apt_install --download-only -o Dir::Cache::archives=$GPU_DEBS ${GPU_CARRIED_PACKAGES[*]} &&
+      rm -rf $GPU_DEBS/partial $GPU_DEBS/lock"
+  fi
   say "installing ${#PACKAGES[@]} packages and their dependencies in the root (apt log: $LOG_DIR/apt.log)"
   run_logged apt in_root bash -c "dpkg --configure -a && apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${PACKAGES[*]} python3 &&
-    apt-get clean"
+    $apt_install ${PACKAGES[*]} python3 && apt-get clean"
   echo "$WANTED" >"$STAMP"
   say "root ready: $(du -sh --one-file-system "$ROOT" | cut -f1)"
 }
@@ -247,6 +275,21 @@ case "$COMMAND" in
       -DTAUTRAIN_REQUIRE_CUDA=ON -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined &&
       cmake --build /tautrain/build-cuda -j \$(nproc)"
     say "CUDA variant linked: $(du -sh "$ROOT/tautrain/build-cuda/apps/tautrain" | cut -f1) tautrain"
+    ;;
+  gpu-rehearsal)
+    copy_source
+    rm -rf "$SOURCE_DIR/.debs" "$ROOT/tautrain/src/.debs"
+    mkdir -p "$SOURCE_DIR/.debs"
+    cp "$ROOT$GPU_DEBS"/*.deb "$SOURCE_DIR/.debs/"
+    cp -r "$SOURCE_DIR/.debs" "$ROOT/tautrain/src/.debs"
+    say "carried to a GPU run: $(ls "$SOURCE_DIR/.debs" | wc -l) packages, $(du -sh "$SOURCE_DIR/.debs" | cut -f1), in $SOURCE_DIR/.debs"
+    say "rehearsing bench/gpu/run.sh (log: $ROOT/tautrain/gpu-out/run.log)"
+    interruptible in_root bash /tautrain/src/bench/gpu/run.sh --rehearse --out /tautrain/gpu-out \
+      --build-dir /tautrain/build-gpu --time-limit "${TAUTRAIN_GPU_REHEARSAL_LIMIT:-3600}" || true
+    cat "$ROOT/tautrain/gpu-out/summary.json"
+    grep -q '"status": "\(failed\|timeout\|skipped\)"' "$ROOT/tautrain/gpu-out/summary.json" &&
+      die "the rehearsal had a step that did not pass (above)"
+    say "rehearsal passed"
     ;;
   shell)
     copy_source
