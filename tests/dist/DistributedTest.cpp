@@ -1,6 +1,9 @@
 // Data-parallel training over Gloo on loopback: the same steps as one process, failing ranks,
 // signals through the launcher and resume.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -197,6 +200,50 @@ INSTANTIATE_TEST_SUITE_P(ThesisFeatures, DataParallelAgreement,
                          [](const ::testing::TestParamInfo<AgreementCase>& info) {
                            return "DataSeed" + std::to_string(info.param.data_seed);
                          });
+
+namespace {
+
+/// A TCP port nothing listens on now (the kernel's pick for port 0).
+int unusedPort() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  const bool ok = ::bind(s, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                  ::getsockname(s, reinterpret_cast<sockaddr*>(&address), &size) == 0;
+  ::close(s);
+  return ok ? ntohs(address.sin_port) : 29500;
+}
+
+}  // namespace
+
+TEST_F(Distributed, TwoNodesOfOneRankOnLoopbackTakeTheStepsOfOneNodeOfTwoRanks) {
+  const auto settings = tinyRun(dir, "--set train.max_epochs=2");
+  const auto oneNode =
+      test::runTautrain("launch --nproc-per-node 2 --master-port 0 -- train -o " + dir.file("one-node") + " " + settings);
+  ASSERT_EQ(oneNode.code, 0) << oneNode.output;
+
+  // Two launch groups as two nodes would start them, here both on loopback.
+  const ScopedEnvironment loopback({std::make_pair(std::string("GLOO_SOCKET_IFNAME"), std::string("lo"))});
+  const int port = unusedPort();
+  const auto node = [&](int rank) {
+    return "launch --nnodes 2 --node-rank " + std::to_string(rank) + " --nproc-per-node 1 --master-addr 127.0.0.1 " +
+           "--master-port " + std::to_string(port) + " -- train -o " + dir.file("two-nodes") + " " + settings;
+  };
+  test::Spawned second(test::words(node(1)), dir.file("node1.log"));
+  const auto first = test::runTautrain(node(0));
+  ASSERT_EQ(first.code, 0) << first.output << "\nnode 1:\n" << second.output();
+  ASSERT_EQ(second.wait(60), 0) << second.output();
+  EXPECT_NE(first.output.find("started ranks 0..0 of 2 (node 0 of 2)"), std::string::npos) << first.output;
+  EXPECT_NE(second.output().find("started ranks 1..1 of 2 (node 1 of 2)"), std::string::npos) << second.output();
+
+  // The same ranks, the same data, the same Gloo all-reduce: the same weights, bit for bit.
+  const auto a = test::namedParametersOf(dir.file("one-node/last.pt"));
+  const auto b = test::namedParametersOf(dir.file("two-nodes/last.pt"));
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, value] : a) EXPECT_TRUE(torch::equal(value, b.at(name))) << name;
+}
 
 TEST_F(Distributed, AKilledRankStopsTheOtherWithAnErrorAndTheLauncherReportsIt) {
   test::Spawned launcher(test::words("launch --nproc-per-node 2 --master-port 0 --grace 5 -- train -o " + dir.file("run") +
