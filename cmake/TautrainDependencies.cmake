@@ -7,6 +7,22 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(Protobuf REQUIRED)
+if(TAUTRAIN_JEMALLOC)
+  # The allocator of the tautrain program (src/core/Allocator.hpp says why).
+  find_library(TAUTRAIN_JEMALLOC_LIBRARY jemalloc)
+  if(NOT TAUTRAIN_JEMALLOC_LIBRARY)
+    message(FATAL_ERROR "jemalloc not found: install libjemalloc-dev, or configure with -DTAUTRAIN_JEMALLOC=OFF "
+                        "(glibc's allocator then keeps freed memory: about 2.4x the peak memory in training)")
+  endif()
+  message(STATUS "jemalloc: ${TAUTRAIN_JEMALLOC_LIBRARY}")
+endif()
+# What a program links to get that allocator. Needed although none of its symbols is called by
+# name (it replaces malloc), hence no --as-needed.
+add_library(tautrain_allocator INTERFACE)
+add_library(tautrain::allocator ALIAS tautrain_allocator)
+if(TAUTRAIN_JEMALLOC)
+  target_link_libraries(tautrain_allocator INTERFACE "-Wl,--no-as-needed" ${TAUTRAIN_JEMALLOC_LIBRARY} "-Wl,--as-needed")
+endif()
 if(TAUTRAIN_ONNX)
   # libonnx: the official onnx.proto, compiled, with the model checker and shape inference.
   find_package(ONNX CONFIG REQUIRED)

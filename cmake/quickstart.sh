@@ -5,7 +5,4 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cmake --build "$TAUTRAIN_BUILD_DIR" -j "$(nproc)" --target tautrain
 cd "$TAUTRAIN_ROOT"
-# glibc backs the heap with transparent huge pages where the kernel leaves THP to madvise:
-# CPU training then takes ~200x fewer page faults (docs/benchmarks.md).
-export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
 "$TAUTRAIN_BUILD_DIR/apps/tautrain" quickstart "$@"

@@ -14,7 +14,7 @@ TAUTRAIN_BUILD_DIR="${TAUTRAIN_BUILD_DIR:-$TAUTRAIN_ROOT/build}"
 tautrain_packages=(cmake ninja-build g++ ccache pkg-config
   libtorch-dev libgloo-dev libopenblas0-openmp
   libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
-  libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev gnuplot-nox)
+  libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev gnuplot-nox libjemalloc-dev)
 # ONNX Runtime, which `tautrain export --check` compares LibTorch with, is in Debian from 13 on
 # (TAUTRAIN_DEBIAN_RELEASE overrides the release read from /etc/os-release).
 tautrain_debian_release="${TAUTRAIN_DEBIAN_RELEASE:-$(. /etc/os-release 2>/dev/null && echo "${VERSION_ID:-0}")}"

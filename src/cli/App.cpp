@@ -40,7 +40,7 @@ void addConfigCommand(CLI::App& app) {
 }
 
 int run(int argc, char** argv) {
-  keepFreedMemory();
+  configureAllocator();
   CLI::App app{"tautrain: train and evaluate the TauTransformer for hadronic tau identification"};
   app.require_subcommand(1);
   app.set_version_flag("--version", versionString());

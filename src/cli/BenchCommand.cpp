@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tautrain/cli/Commands.hpp"
+#include "tautrain/core/Allocator.hpp"
 #include "tautrain/core/Log.hpp"
 #include "tautrain/core/Machine.hpp"
 #include "tautrain/core/Names.hpp"
@@ -172,6 +173,7 @@ void runTrainBench(const TrainBenchOptions& options) {
 
   const auto& peak = report.peak;
   nlohmann::json result = {{"benchmark", "train"},         {"machine", machineDescription()},
+                           {"allocator", allocatorName()},
                            {"version", versionString()},   {"device", config.train.device},
                            {"precision", core::nameOf(config.train.precision)}, {"batch_size", config.data.batch_size},
                            {"parameters", report.parameters}, {"threads", report.threads},
@@ -180,7 +182,7 @@ void runTrainBench(const TrainBenchOptions& options) {
                                      {"copy_bytes_per_s", peak.bytes_per_s}}},
                            {"rows", nlohmann::json::array()}};
   const auto& reference = report.rows.front();
-  std::cout << "machine: " << machineDescription() << "\ndevice " << config.train.device << ", " << core::nameOf(config.train.precision)
+  std::cout << "machine: " << machineDescription() << ", " << allocatorName() << "\ndevice " << config.train.device << ", " << core::nameOf(config.train.precision)
             << ", batch " << config.data.batch_size << ", " << options.throughput.steps
             << " timed steps per variant, median of " << options.throughput.rounds << " rounds\n"
             << fmt::format("measured peak: matmul {:.3g} TFLOP/s ({}), copy {:.0f} GB/s\n", peak.flops_per_s / 1e12,

@@ -141,6 +141,12 @@ TEST(Cli, BenchTrainComparesBatchingAndLayoutsInOneRun) {
   std::ifstream file(dir.file("bench.json"));
   const auto json = nlohmann::json::parse(file);
   ASSERT_EQ(json["rows"].size(), 4u);
+  // The program runs on the allocator it links (src/core/Allocator.hpp).
+#ifdef TAUTRAIN_WITH_JEMALLOC
+  EXPECT_EQ(json["allocator"].get<std::string>().rfind("jemalloc ", 0), 0u) << json["allocator"];
+#else
+  EXPECT_EQ(json["allocator"], "glibc");
+#endif
   EXPECT_GT(json["peak"]["matmul_flops_per_s"].get<double>(), 0);
   EXPECT_GT(json["peak"]["copy_bytes_per_s"].get<double>(), 0);
   for (const auto& row : json["rows"]) {

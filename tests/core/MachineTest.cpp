@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "support/TestData.hpp"
+#include "tautrain/core/Allocator.hpp"
 #include "tautrain/io/Gnuplot.hpp"
 
 namespace {
@@ -44,4 +45,20 @@ TEST(RunProgram, GnuplotRunsScriptsWhosePathsHoldQuotes) {
   EXPECT_EQ(contentOf(dir.file("sum.txt")), "3\n");
   EXPECT_FALSE(tautrain::io::runGnuplot(stem, "this is no gnuplot\n"));
   EXPECT_NE(contentOf(stem + ".log").find("line 1"), std::string::npos) << contentOf(stem + ".log");
+}
+
+// tautrain and this test binary link the same allocator (tautrain::allocator in CMake).
+#ifdef TAUTRAIN_WITH_JEMALLOC
+constexpr const char* kAllocator = "jemalloc ";
+#else
+constexpr const char* kAllocator = "glibc";
+#endif
+
+TEST(Allocator, IsJemallocWithTransparentHugePagesUnlessBuiltWithout) {
+  tautrain::configureAllocator();
+  const auto name = tautrain::allocatorName();
+  EXPECT_EQ(name.rfind(kAllocator, 0), 0u) << name;
+  if (name.rfind("jemalloc", 0) == 0) {
+    EXPECT_NE(name.find("(thp: always)"), std::string::npos) << name;
+  }
 }

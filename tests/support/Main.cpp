@@ -3,7 +3,7 @@
 #include "tautrain/core/Allocator.hpp"
 
 int main(int argc, char** argv) {
-  tautrain::keepFreedMemory();  // as the tautrain executable does
+  tautrain::configureAllocator();  // as the tautrain executable does
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
