@@ -4,6 +4,7 @@
 
 #include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
+#include "tautrain/model/Attention.hpp"
 
 namespace tautrain::model {
 
@@ -79,7 +80,12 @@ BatchShape BatchShape::of(const data::HostBatch& batch) {
 double CostModel::trainingMemoryBytes(std::int64_t parameters, const BatchShape& batch) const {
   const double state = 16.0 * static_cast<double>(parameters);  // fp32 weights, gradients, two moments
   const double d = m_config.d_model;
-  const double scores = m_fusedAttention ? 0 : m_config.heads * batch.longest;
+  // The reference attention keeps its probabilities when all heads fit one chunk
+  // (model/Attention.hpp); past that it holds one chunk's at a time, in backward three.
+  const double pairs = batch.token_slots * batch.longest;  // B x L x L per head
+  const auto chunkHeads = m_fusedAttention ? 0 : attentionHeadsPerChunk(pairs, m_config.heads, m_valueBytes);
+  const bool keepsScores = !m_fusedAttention && chunkHeads >= m_config.heads;
+  const double scores = keepsScores ? m_config.heads * batch.longest : 0;
   const double attention = batch.token_slots * (5.0 * d + scores);
   const double restTokens = m_config.layout == Layout::kPacked ? batch.tokens : batch.token_slots;
   const double rest = restTokens * (savedValuesPerToken() - 5.0 * d);
@@ -89,7 +95,8 @@ double CostModel::trainingMemoryBytes(std::int64_t parameters, const BatchShape&
   // of the scores), while that block's feed-forward values (2 d_ff + 4 d_model) are already
   // freed: only what the first exceeds the second by adds to the peak.
   const double freedFeedForward = restTokens * (2.0 * m_config.d_ff + 4.0 * d);
-  const double lastBackward = std::max(0.0, 2.0 * batch.token_slots * scores - freedFeedForward);
+  const double transient = keepsScores ? 2.0 * batch.token_slots * scores : 3.0 * static_cast<double>(chunkHeads) * pairs;
+  const double lastBackward = std::max(0.0, transient - freedFeedForward);
   return state + (m_config.layers * (attention + rest) + embedding + lastBackward) * m_valueBytes;
 }
 

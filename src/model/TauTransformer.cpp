@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tautrain/compat/TorchCompat.hpp"
+#include "tautrain/model/Attention.hpp"
 #include "tautrain/model/Cost.hpp"
 
 namespace tautrain::model {
@@ -22,10 +23,11 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   // [B, L, 3, H, Dh] -> three [B, H, L, Dh]
   const auto qkv = m_qkv(x).view({batch, length, 3, m_heads, headDim}).permute({2, 0, 3, 1, 4});
   const auto q = qkv[0], k = qkv[1], v = qkv[2];
-  if (m_fused) return m_out(compat::fusedAttention(q, k, v, padding).transpose(1, 2).reshape({batch, length, dModel}));
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(headDim));
-  scores = scores.masked_fill(padding.view({batch, 1, 1, length}), -std::numeric_limits<float>::infinity());
-  const auto attended = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, L, Dh]
+  const auto attended =  // [B, H, L, Dh]
+      m_fused ? compat::fusedAttention(q, k, v, padding)
+              : chunkedAttention(q, k, v, padding,
+                                 attentionHeadsPerChunk(static_cast<double>(batch * length * length), m_heads,
+                                                        static_cast<int>(q.element_size())));
   return m_out(attended.transpose(1, 2).reshape({batch, length, dModel}));
 }
 

@@ -9,6 +9,7 @@
 #include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
+#include "tautrain/model/Attention.hpp"
 #include "tautrain/model/Cost.hpp"
 
 using namespace tautrain;
@@ -117,6 +118,56 @@ TEST(TauTransformer, FusedAttentionAgreesWithTheReferenceOrIsRefusedByOldLibTorc
   torch::NoGradGuard noGrad;
   const auto batch = f.batchOf({1, 6, 7, 13});
   EXPECT_TRUE(torch::allclose(reference->forward(batch), fused->forward(batch), 1e-4, 1e-5));
+}
+
+TEST(ReferenceAttention, ChunksOfHeadsGiveTheValuesAndGradientsOfAllHeadsAtOnce) {
+  torch::manual_seed(7);
+  const auto q0 = torch::randn({3, 4, 9, 5}), k0 = torch::randn({3, 4, 9, 5}), v0 = torch::randn({3, 4, 9, 5});
+  auto padding = torch::zeros({3, 9}, torch::kBool);
+  padding.index_put_({0, torch::indexing::Slice(4, 9)}, true);  // candidate 0 has 4 tokens, 1 has 8, 2 has 9
+  padding.index_put_({1, 8}, true);
+  const auto weight = torch::randn({3, 4, 9, 5});
+  const auto run = [&](std::int64_t headsPerChunk) {
+    auto q = q0.clone().requires_grad_(), k = k0.clone().requires_grad_(), v = v0.clone().requires_grad_();
+    const auto out = model::chunkedAttention(q, k, v, padding, headsPerChunk);
+    (out * weight).sum().backward();
+    return std::vector<torch::Tensor>{out.detach(), q.grad(), k.grad(), v.grad()};
+  };
+  const auto all = run(4);  // one chunk: plain autograd
+  for (const std::int64_t chunk : {1, 2, 3}) {
+    const auto chunked = run(chunk);
+    for (std::size_t i = 0; i < all.size(); ++i)
+      EXPECT_TRUE(torch::allclose(all[i], chunked[i], 1e-5, 1e-6))
+          << chunk << " heads per chunk, " << (i == 0 ? "values" : "gradient " + std::to_string(i)) << ": max |diff| "
+          << (all[i] - chunked[i]).abs().max().item<double>();
+  }
+  // Padded keys get no attention: the gradient of their values is zero.
+  EXPECT_EQ(all[3].index({0, torch::indexing::Slice(), torch::indexing::Slice(4, 9)}).abs().max().item<double>(), 0.0);
+}
+
+TEST(ReferenceAttention, OneHeadAtATimeHoldsAFractionOfTheScoresOfAll) {
+  torch::manual_seed(8);
+  const auto make = [] { return torch::randn({8, 4, 256, 8}).requires_grad_(); };
+  const auto padding = torch::zeros({8, 256}, torch::kBool);
+  std::vector<double> peak;
+  for (const std::int64_t chunk : {4, 1}) {
+    auto q = make(), k = make(), v = make();
+    compat::HostMemoryCounter counter;
+    model::chunkedAttention(q, k, v, padding, chunk).sum().backward();
+    peak.push_back(static_cast<double>(counter.peak()));
+  }
+  // [8, 4, 256, 256] floats are 8 MiB: kept for backward plus two in backward, against one
+  // head's three (6 MiB) and the inputs' gradients.
+  EXPECT_LT(peak[1], 0.6 * peak[0]) << "all heads " << peak[0] << " bytes, one at a time " << peak[1];
+}
+
+TEST(ReferenceAttention, ChunksOnlyPastTheBudgetAndNeverBelowOneHead) {
+  const int fp32 = 4;
+  EXPECT_EQ(model::attentionHeadsPerChunk(350.0 * 90 * 90, 4, fp32), 4);  // 45 MB: one chunk
+  const double perHead64MiB = model::kAttentionChunkBytes / fp32;
+  EXPECT_EQ(model::attentionHeadsPerChunk(perHead64MiB / 3, 8, fp32), 3);
+  EXPECT_EQ(model::attentionHeadsPerChunk(perHead64MiB * 10, 8, fp32), 1);
+  EXPECT_EQ(model::attentionHeadsPerChunk(perHead64MiB / 3, 8, 2), 6);  // bf16 scores are half the bytes
 }
 
 /// Elements of the 2-D weight matrices whose names start with `prefix`: the multiply-adds one

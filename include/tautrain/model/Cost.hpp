@@ -59,7 +59,8 @@ class CostModel {
   /// block works on the slots when padded and on the real tokens when packed; the embedding
   /// always on the real tokens. The reference attention keeps its [heads, L, L] probabilities
   /// in every block, and the last block's backward needs two more as far as they exceed its
-  /// freed feed-forward values; fused attention keeps none. Checked against measured peaks in
+  /// freed feed-forward values; past kAttentionChunkBytes it keeps none and needs three of one
+  /// chunk of heads (model/Attention.hpp); fused attention keeps none. Checked against measured peaks in
   /// tests (CPU, both layouts) and by `tautrain bench train` (CPU and CUDA).
   double trainingMemoryBytes(std::int64_t parameters, const BatchShape& batch) const;
 
