@@ -71,7 +71,9 @@ esac
 readonly CONDOR_USER=tautrain-jobs
 readonly STAMP="$ROOT/.tautrain-root"
 readonly GPU_DEBS=/var/cache/tautrain-gpu-debs  # in the rehearsal root
-readonly WANTED="suite=$SUITE packages=${PACKAGES[*]}"
+WANTED="suite=$SUITE packages=${PACKAGES[*]}"
+[ "$COMMAND" = gpu-rehearsal ] && WANTED+=" carried=${GPU_CARRIED_PACKAGES[*]}"
+readonly WANTED
 
 # --- mounts and processes, undone whatever happens ---------------------------------------------
 
@@ -172,7 +174,7 @@ bootstrap_root() {
   fi
   # An interrupted debootstrap leaves its work folder behind; nothing in such a root is trusted.
   if [ -e "$ROOT" ]; then
-    say "removing the incomplete root $ROOT"
+    say "removing the root $ROOT (incomplete, or made for another package list)"
     rm -rf --one-file-system "$ROOT"
   fi
   say "debootstrap $SUITE into $ROOT from $MIRROR (about a minute)"
@@ -226,7 +228,12 @@ install_cudnn_stub() {
 }
 
 ensure_root() {
-  if [ -d "$ROOT/debootstrap" ] || [ ! -x "$ROOT/usr/bin/apt-get" ]; then bootstrap_root; fi
+  local fresh=0
+  [ -d "$ROOT/debootstrap" ] || [ ! -x "$ROOT/usr/bin/apt-get" ] && fresh=1
+  # The carried .debs are what a root without them lacks: another list needs a root that has
+  # never had the stand-in LibTorch (which brings some of them) installed.
+  [ "$COMMAND" = gpu-rehearsal ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" != "$WANTED" ] && fresh=1
+  if [ $fresh -eq 1 ]; then bootstrap_root; fi
   mount_system
   if root_is_complete; then
     say "reusing the complete root $ROOT"
