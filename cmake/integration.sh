@@ -95,26 +95,39 @@ processes_in_root() {  # pids whose root directory is $ROOT
   return 0
 }
 
+stop_processes_in_root() {  # TERM, then KILL after 10 s, whatever runs with $ROOT as its root
+  local pids
+  pids="$(processes_in_root)"
+  [ -n "$pids" ] || return 0
+  say "stopping what still runs in the root: $(echo $pids)"
+  kill -TERM $pids 2>/dev/null || true
+  for _ in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(processes_in_root)" ] && break; sleep 1; done
+  pids="$(processes_in_root)"
+  [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+}
+
+mounts_under_root() { findmnt -rn -o TARGET | grep "^$ROOT/" || true; }
+
+unmount_all_under_root() {  # deepest first; fails (1) if anything stays mounted
+  local target
+  mounts_under_root | sort -r | while read -r target; do
+    umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
+  done
+  [ -z "$(mounts_under_root)" ]
+}
+
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  local pids
-  pids="$(processes_in_root)"
-  if [ -n "$pids" ]; then
-    say "stopping what still runs in the root: $(echo $pids)"
-    kill -TERM $pids 2>/dev/null || true
-    for _ in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(processes_in_root)" ] && break; sleep 1; done
-    pids="$(processes_in_root)"
-    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-  fi
+  stop_processes_in_root
   local i failed=0
   for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
     umount -R "${MOUNTS[i]}" 2>/dev/null || umount -R -l "${MOUNTS[i]}" || failed=1
   done
   MOUNTS=()
-  if findmnt -rn -o TARGET | grep -q "^$ROOT/"; then
+  if [ -n "$(mounts_under_root)" ]; then
     echo "integration: mounts left under $ROOT:" >&2
-    findmnt -rn -o TARGET | grep "^$ROOT/" >&2
+    mounts_under_root >&2
     failed=1
   fi
   [ $failed -eq 0 ] || status=1
@@ -128,6 +141,13 @@ trap 'say "terminated"; exit 143' TERM
 mkdir -p "$(dirname "$ROOT")" "$LOG_DIR"
 exec 9>"$ROOT.lock"
 flock -n 9 || { say "another integration run holds $ROOT.lock; waiting"; flock 9; }
+# Holding the lock, whatever is mounted or running in the root was left by a run that could not
+# clean up (killed with SIGKILL, a machine restarted under it): clear it, or mounting again fails.
+if [ -n "$(mounts_under_root)$(processes_in_root)" ]; then
+  say "clearing what an earlier run left in the root: $(mounts_under_root | wc -l) mounts"
+  stop_processes_in_root
+  unmount_all_under_root || { mounts_under_root >&2; die "cannot unmount what is left under $ROOT"; }
+fi
 
 mount_system() {
   mount_in_root /proc -t proc proc
