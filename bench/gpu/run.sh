@@ -147,6 +147,8 @@ export DEBS_DIR PREFIX
 step dependencies "$LOG" unpack_debs || exit 1
 export PATH="$PREFIX/usr/bin:$PATH"
 export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu:$PREFIX/usr/lib/x86_64-linux-gnu/hdf5/serial${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The HDF5 filter plugins (zstd and LZ4 shards) are looked for where Debian puts them, not here.
+export HDF5_PLUGIN_PATH="$PREFIX/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins"
 
 # --- 2. configure and build --------------------------------------------------------------------
 

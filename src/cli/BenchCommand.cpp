@@ -35,6 +35,7 @@ namespace fs = std::filesystem;
 
 struct LoaderBenchOptions {
   data::LoaderBenchmarkOptions measure;
+  std::vector<std::string> codecs = {"none", "deflate", "zstd"};
   std::string workDir;
   std::string json;
 };
@@ -59,7 +60,13 @@ class ScratchDirectory {
   bool m_keep;
 };
 
-void runLoaderBench(const LoaderBenchOptions& options) {
+void runLoaderBench(LoaderBenchOptions options) {
+  options.measure.codecs.clear();
+  for (const auto& name : options.codecs) {
+    const auto codec = core::parseName<io::Codec>(name);
+    TAUTRAIN_CHECK_KEY(codec, "--codecs", "must name codecs among ", core::allowedNames<io::Codec>(), ", not '", name, "'");
+    options.measure.codecs.push_back({*codec, 0});
+  }
   const ScratchDirectory scratch(options.workDir.empty() ? fs::temp_directory_path() / "tautrain-bench-loader"
                                                         : fs::path(options.workDir),
                                  !options.workDir.empty());
@@ -69,6 +76,15 @@ void runLoaderBench(const LoaderBenchOptions& options) {
     threads.push_back({{"threads", rate.threads}, {"candidates_per_s", rate.candidates_per_s},
                        {"per_thread", rate.candidates_per_s / rate.threads},
                        {"speedup_vs_1_thread", rate.candidates_per_s / r.loader.front().candidates_per_s}});
+  nlohmann::json codecs = nlohmann::json::array();
+  for (const auto& c : r.codecs)
+    codecs.push_back({{"codec", core::nameOf(c.compression.codec)},
+                      {"bytes_per_candidate", c.bytes_per_candidate},
+                      {"rewrite_candidates_per_s", c.rewrite_per_s},
+                      {"loader_one_thread_candidates_per_s", c.loader_one_thread_per_s},
+                      {"loader_all_threads_candidates_per_s", c.loader_all_threads_per_s},
+                      {"bytes_vs_first", c.bytes_per_candidate / r.codecs.front().bytes_per_candidate},
+                      {"loader_one_thread_vs_first", c.loader_one_thread_per_s / r.codecs.front().loader_one_thread_per_s}});
   const nlohmann::json result = {
       {"benchmark", "loader"},
       {"machine", machineDescription()},
@@ -79,7 +95,8 @@ void runLoaderBench(const LoaderBenchOptions& options) {
       {"generator_candidates_per_s_writing_shards_all_threads", r.generate_writing_shards_per_s},
       {"scaler_fit_candidates_per_s", r.scaler_fit_per_s},
       {"padding_efficiency", {{"smart", r.padding_efficiency_smart}, {"random", r.padding_efficiency_random}}},
-      {"loader", threads}};
+      {"loader", threads},
+      {"codecs", codecs}};
   std::cout << "machine: " << machineDescription() << "\n"
             << "generator: " << r.generate_one_thread_per_s << " candidates/s on one thread in memory, "
             << r.generate_writing_shards_per_s << " candidates/s writing shards on all threads\n"
@@ -89,6 +106,15 @@ void runLoaderBench(const LoaderBenchOptions& options) {
   for (const auto& row : threads)
     std::cout << "loader " << row["threads"] << " thread(s): " << row["candidates_per_s"].get<double>()
               << " candidates/s, " << row["per_thread"].get<double>() << " per thread\n";
+  const int allThreads = r.loader.back().threads;
+  for (const auto& row : codecs)
+    std::cout << fmt::format("shards {:<8} {:6.0f} bytes/candidate ({:.2f}x), loader {:.0f} candidates/s on 1 thread "
+                             "({:.2f}x), {:.0f} on {}; rewrite {:.0f} candidates/s\n",
+                             row["codec"].get<std::string>(), row["bytes_per_candidate"].get<double>(),
+                             row["bytes_vs_first"].get<double>(), row["loader_one_thread_candidates_per_s"].get<double>(),
+                             row["loader_one_thread_vs_first"].get<double>(),
+                             row["loader_all_threads_candidates_per_s"].get<double>(), allThreads,
+                             row["rewrite_candidates_per_s"].get<double>());
   if (!options.json.empty()) io::writeJson(options.json, result);
 }
 
@@ -372,6 +398,10 @@ void addBenchCommand(CLI::App& app) {
   loader->add_option("--max-threads", options->measure.max_threads, "loader threads up to this (0: all cores)");
   loader->add_option("--batch-size", options->measure.batch_size, "candidates per batch")->capture_default_str();
   loader->add_option("--window-batches", options->measure.window_batches, "batches' worth of candidates sorted together")
+      ->capture_default_str();
+  loader->add_option("--codecs", options->codecs, "shard codecs to compare, the first the baseline: " +
+                                                    core::allowedNames<io::Codec>())
+      ->delimiter(',')
       ->capture_default_str();
   loader->add_option("--work-dir", options->workDir, "keep the generated shards here (default: a temporary directory)");
   loader->add_option("--json", options->json, "write the figures as JSON");

@@ -6,7 +6,7 @@
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Scaler.hpp"
 #include "tautrain/data/Summary.hpp"
-#include "tautrain/data/TfRecordConvert.hpp"
+#include "tautrain/data/Convert.hpp"
 #include "tautrain/io/Json.hpp"
 
 namespace tautrain::cli {
@@ -27,11 +27,15 @@ struct ConvertCommandOptions {
   std::vector<std::string> inputs;
   int threads = 0;
   bool force = false;
+  io::Codec codec = io::Codec::kNone;
+  int level = 0;
 };
 
 void addConvertCommand(CLI::App& app) {
   auto* convert = app.add_subcommand(
-      "convert", "Convert between TFRecord files of tf.train.Example and HDF5 shards (mapping: data.tfrecord)");
+      "convert",
+      "Convert between TFRecord files of tf.train.Example and HDF5 shards (mapping: data.tfrecord), or rewrite shards "
+      "with another compression (--from hdf5 --to hdf5)");
   auto options = std::make_shared<ConvertCommandOptions>();
   options->config.addTo(*convert);
   const std::vector<std::string> formats{"tfrecord", "hdf5"};
@@ -41,20 +45,29 @@ void addConvertCommand(CLI::App& app) {
   convert->add_option("-o,--out", options->output, "output directory (one output file per input)")->required();
   convert->add_option("--threads", options->threads, "files converted at once (default: data.threads)");
   convert->add_flag("--force", options->force, "overwrite existing outputs");
-  convert->callback([options] {
-    TAUTRAIN_CHECK_KEY(options->from != options->to, "--to", "input and output format are both ", options->from);
+  auto* codec = addNamedOption(*convert, "--compression", options->codec,
+                               "codec of written shards (default: generator.compression)");
+  auto* level = convert->add_option("--level", options->level, "its level, 1..9 (default: generator.compression_level)")
+                    ->check(CLI::Range(0, 9));
+  convert->callback([options, codec, level] {
+    TAUTRAIN_CHECK_KEY(options->from != options->to || options->from == "hdf5", "--to", "input and output format are both ",
+                       options->from);
     const auto config = options->config.load();
     const auto schema = data::FeatureSchema::fromSpec(config.data.features);
     data::ConvertOptions convertOptions;
     convertOptions.output_directory = options->output;
     convertOptions.threads = options->threads > 0 ? options->threads : config.data.threads;
     convertOptions.overwrite = options->force;
+    convertOptions.compression = {codec->count() > 0 ? options->codec : config.generator.compression,
+                                  level->count() > 0 ? options->level : config.generator.compression_level};
     const bool fromTfRecord = options->from == "tfrecord";
     const auto inputs = data::expandPaths(options->inputs, fromTfRecord ? ".tfrecord" : ".h5");
-    const auto stats = fromTfRecord ? data::tfRecordToShards(inputs, schema, config.data.tfrecord, convertOptions)
-                                    : data::shardsToTfRecord(inputs, schema, config.data.tfrecord, convertOptions);
-    log::get("convert")->info("{} files: {} records, {} candidates written to {}{}", stats.files, stats.records,
-                              stats.candidates, options->output,
+    const auto stats = fromTfRecord            ? data::tfRecordToShards(inputs, schema, config.data.tfrecord, convertOptions)
+                       : options->to == "hdf5" ? data::rewriteShards(inputs, schema, convertOptions)
+                                               : data::shardsToTfRecord(inputs, schema, config.data.tfrecord, convertOptions);
+    log::get("convert")->info("{} files: {}{} candidates written to {}{}", stats.files,
+                              stats.records > 0 ? fmt::format("{} records, ", stats.records) : "", stats.candidates,
+                              options->output,
                               stats.skipped > 0 ? fmt::format(", {} corrupt records skipped", stats.skipped) : "");
   });
 }

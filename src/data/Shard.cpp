@@ -26,41 +26,66 @@ std::string offsetsPath(const Collection& c) { return "/" + c.name + "/offsets";
 
 ShardWriter::ShardWriter(std::string path, FeatureSchema schema, ShardWriterOptions options)
     : m_path(std::move(path)), m_schema(std::move(schema)), m_options(std::move(options)) {
-  TAUTRAIN_CHECK_KEY(m_options.compression >= 0 && m_options.compression <= 9, "compression", "must be 0..9");
-  m_file = std::make_unique<io::h5::File>(io::h5::File::create(m_path + ".tmp"));
-  auto& f = *m_file;
-  f.writeAttribute("/", "format", std::string(kShardFormat));
-  f.writeAttribute("/", "schema_version", std::int64_t{kSchemaVersion});
-  if (!m_options.producer.empty()) f.writeAttribute("/", "producer", m_options.producer);
-  f.writeAttribute("/", "class_names", std::vector<std::string>(kClassNames, kClassNames + kNumClasses));
-  f.createGroup("/candidates");
-  const auto chunk = m_options.candidate_chunk;
-  const int level = m_options.compression;
-  f.createExtendable<std::int8_t>("/candidates/label", 0, chunk, level);
-  f.createExtendable<float>("/candidates/pt", 0, chunk, level);
-  f.createExtendable<float>("/candidates/eta", 0, chunk, level);
-  f.createExtendable<std::int8_t>("/candidates/decay_mode", 0, chunk, level);
-  if (m_options.with_weight) f.createExtendable<float>("/candidates/weight", 0, chunk, level);
-  for (const auto& c : m_schema.collections) {
-    f.createGroup("/" + c.name);
-    const auto rows = c.per_candidate ? chunk : m_options.token_chunk;
-    f.createExtendable<float>(featuresPath(c), c.features.size(), std::max<std::uint64_t>(1, rows / 4), level);
-    f.writeAttribute(featuresPath(c), "feature_names", c.features);
-    if (!c.per_candidate) {
-      f.createExtendable<std::int64_t>(offsetsPath(c), 0, chunk, level);
-      const std::int64_t zero = 0;
-      f.appendRows(offsetsPath(c), &zero, 1);
+  TAUTRAIN_CHECK_KEY(m_options.compression.level >= 0 && m_options.compression.level <= 9, "compression_level",
+                     "must be 0..9");
+  try {
+    m_file = std::make_unique<io::h5::File>(io::h5::File::create(m_path + ".tmp"));
+    auto& f = *m_file;
+    f.writeAttribute("/", "format", std::string(kShardFormat));
+    f.writeAttribute("/", "schema_version", std::int64_t{kSchemaVersion});
+    if (!m_options.producer.empty()) f.writeAttribute("/", "producer", m_options.producer);
+    f.writeAttribute("/", "class_names", std::vector<std::string>(kClassNames, kClassNames + kNumClasses));
+    f.createGroup("/candidates");
+    // Compressed, a read decodes whole chunks: per-candidate chunks of 1024 rather than 4096.
+    const auto chunk = compressed() ? 1024 : m_options.candidate_chunk;
+    const auto& codec = m_options.compression;
+    f.createExtendable<std::int8_t>("/candidates/label", 0, chunk, codec);
+    f.createExtendable<float>("/candidates/pt", 0, chunk, codec);
+    f.createExtendable<float>("/candidates/eta", 0, chunk, codec);
+    f.createExtendable<std::int8_t>("/candidates/decay_mode", 0, chunk, codec);
+    if (m_options.with_weight) f.createExtendable<float>("/candidates/weight", 0, chunk, codec);
+    for (const auto& c : m_schema.collections) {
+      f.createGroup("/" + c.name);
+      if (!c.per_candidate) {
+        f.createExtendable<std::int64_t>(offsetsPath(c), 0, m_options.candidate_chunk, codec);
+        const std::int64_t zero = 0;
+        f.appendRows(offsetsPath(c), &zero, 1);
+      }
     }
+    if (!compressed()) createFeatureDatasets(nullptr);
+  } catch (...) {  // e.g. a codec's plugin is missing
+    discard();
+    throw;
   }
   m_tokens.assign(m_schema.collections.size(), 0);
 }
 
 ShardWriter::~ShardWriter() {
-  if (m_file) {  // never closed: an error happened, leave no half-written shard behind
-    m_file.reset();
-    std::error_code ignored;
-    fs::remove(m_path + ".tmp", ignored);
+  if (m_file) discard();  // never closed: an error happened
+}
+
+void ShardWriter::discard() {
+  m_file.reset();
+  std::error_code ignored;
+  fs::remove(m_path + ".tmp", ignored);
+}
+
+void ShardWriter::createFeatureDatasets(const CandidateBlock* first) {
+  for (std::size_t c = 0; c < m_schema.collections.size(); ++c) {
+    const auto& coll = m_schema.collections[c];
+    std::uint64_t rows = std::max<std::uint64_t>(1, (coll.per_candidate ? m_options.candidate_chunk : m_options.token_chunk) / 4);
+    if (compressed()) {
+      // One column of about 128 candidates' tokens (256..4096 rows, 1-16 kB): a random block of
+      // 256 candidates then decodes little more than it uses, in dense PF and in sparse muons.
+      const double perCandidate =
+          first && first->size() > 0 ? static_cast<double>(first->collections[c].tokens()) / first->size() : 1.0;
+      rows = 256;
+      while (rows < 4096 && 2.0 * rows <= 128 * perCandidate) rows *= 2;
+    }
+    m_file->createExtendable<float>(featuresPath(coll), coll.features.size(), rows, m_options.compression);
+    m_file->writeAttribute(featuresPath(coll), "feature_names", coll.features);
   }
+  m_featuresCreated = true;
 }
 
 void ShardWriter::append(const CandidateBlock& block) {
@@ -69,6 +94,7 @@ void ShardWriter::append(const CandidateBlock& block) {
   TAUTRAIN_CHECK(block.collections.size() == m_schema.collections.size(), Error, m_path,
                  ": block has the wrong number of collections");
   TAUTRAIN_CHECK(!m_options.with_weight || block.weight.size() == n, Error, m_path, ": block lacks weights");
+  if (!m_featuresCreated) createFeatureDatasets(&block);
   auto& f = *m_file;
   f.appendRows("/candidates/label", block.label.data(), n);
   f.appendRows("/candidates/pt", block.pt.data(), n);
@@ -93,6 +119,7 @@ void ShardWriter::append(const CandidateBlock& block) {
 
 void ShardWriter::close() {
   if (!m_file) return;
+  if (!m_featuresCreated) createFeatureDatasets(nullptr);
   m_file->writeAttribute("/", "n_candidates", m_candidates);
   m_file->flush();
   m_file.reset();

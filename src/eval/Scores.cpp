@@ -11,6 +11,7 @@ namespace {
 constexpr const char* kFormat = "tautrain-scores";
 constexpr std::int64_t kVersion = 1;
 constexpr std::uint64_t kChunk = 1 << 16;
+constexpr io::Compression kCompression{io::Codec::kDeflate, 1};
 }  // namespace
 
 void writeScores(const std::string& path, const ScoreTable& s) {
@@ -26,12 +27,12 @@ void writeScores(const std::string& path, const ScoreTable& s) {
     f.writeAttribute("/", "classes", std::vector<std::string>{"e", "mu", "tau", "jet"});
     f.writeAttribute("/", "checkpoint", s.checkpoint);
     f.writeAttribute("/", "data", s.data);
-    f.createExtendable<float>("/scores", 4, kChunk, 1);
-    f.createExtendable<std::int64_t>("/label", 0, kChunk, 1);
-    f.createExtendable<float>("/weight", 0, kChunk, 1);
-    f.createExtendable<float>("/pt", 0, kChunk, 1);
-    f.createExtendable<float>("/eta", 0, kChunk, 1);
-    f.createExtendable<std::int64_t>("/decay_mode", 0, kChunk, 1);
+    f.createExtendable<float>("/scores", 4, kChunk, kCompression);
+    f.createExtendable<std::int64_t>("/label", 0, kChunk, kCompression);
+    f.createExtendable<float>("/weight", 0, kChunk, kCompression);
+    f.createExtendable<float>("/pt", 0, kChunk, kCompression);
+    f.createExtendable<float>("/eta", 0, kChunk, kCompression);
+    f.createExtendable<std::int64_t>("/decay_mode", 0, kChunk, kCompression);
     f.appendRows("/scores", s.probabilities.data(), n);
     f.appendRows("/label", s.label.data(), n);
     f.appendRows("/weight", s.weight.data(), n);

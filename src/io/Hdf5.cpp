@@ -69,6 +69,83 @@ bool isNumeric(hid_t type) {
   return typeClass == H5T_INTEGER || typeClass == H5T_FLOAT;
 }
 
+// Registered HDF5 filter numbers (https://github.com/HDFGroup/hdf5_plugins/blob/master/docs/RegisteredFilterPlugins.md).
+constexpr H5Z_filter_t kBloscFilter = 32001;
+constexpr H5Z_filter_t kLz4Filter = 32004;
+constexpr unsigned kBloscShuffle = 1, kBloscZstd = 5;  // blosc.h: BLOSC_SHUFFLE, BLOSC_ZSTD_COMPCODE
+
+/// The filter of a codec, its plugin's name and the Debian package that ships it.
+struct PluginFilter {
+  H5Z_filter_t id;
+  const char* name;
+  const char* package;
+};
+constexpr PluginFilter kPluginFilters[] = {
+    {kBloscFilter, "Blosc", "hdf5-filter-plugin-blosc-serial"},
+    {kLz4Filter, "LZ4", "hdf5-filter-plugin"},
+};
+
+const PluginFilter* pluginFilter(H5Z_filter_t id) {
+  for (const auto& filter : kPluginFilters)
+    if (filter.id == id) return &filter;
+  return nullptr;
+}
+
+/// Empty when every filter of the dataset is available, else which plugin is missing.
+std::string missingFilter(hid_t dataset) {
+  Handle props(H5Dget_create_plist(dataset), H5Pclose);
+  const int filters = H5Pget_nfilters(props.id());
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0;
+    std::size_t elements = 0;
+    char name[64] = {};
+    const H5Z_filter_t id = H5Pget_filter2(props.id(), static_cast<unsigned>(i), &flags, &elements, nullptr,
+                                           sizeof name, name, nullptr);
+    if (H5Zfilter_avail(id) > 0) continue;
+    H5Eclear2(H5E_DEFAULT);
+    const auto* known = pluginFilter(id);
+    return fmt::format("HDF5 filter {} ({}) is not available: install its plugin{}", id, known ? known->name : name,
+                       known ? fmt::format(" (Debian: {})", known->package) : "");
+  }
+  return {};
+}
+
+void requireFilter(H5Z_filter_t id, const std::string& path) {
+  if (H5Zfilter_avail(id) > 0) return;
+  H5Eclear2(H5E_DEFAULT);
+  const auto* filter = pluginFilter(id);
+  throw DataError(fmt::format("{}: cannot write {}-compressed shards: the HDF5 filter plugin is missing (Debian: {}; "
+                              "or set HDF5_PLUGIN_PATH to where it is)",
+                              path, filter->name, filter->package));
+}
+
+void addFilters(hid_t props, const Compression& compression, const std::string& path) {
+  switch (compression.codec) {
+    case Codec::kNone: return;
+    case Codec::kDeflate:
+      H5Pset_shuffle(props);
+      H5Pset_deflate(props, static_cast<unsigned>(compression.level > 0 ? compression.level : 1));
+      return;
+    case Codec::kZstd: {
+      requireFilter(kBloscFilter, path);
+      // The first four values are the filter's own (version, type size, chunk size), filled in
+      // when the dataset is created; then level, byte shuffle, compressor. Optional, as deflate
+      // is: a chunk that does not shrink (small chunks of random floats) is stored as it is.
+      const unsigned values[7] = {0, 0, 0, 0, static_cast<unsigned>(compression.level > 0 ? compression.level : 1),
+                                  kBloscShuffle, kBloscZstd};
+      H5Pset_filter(props, kBloscFilter, H5Z_FLAG_OPTIONAL, 7, values);
+      return;
+    }
+    case Codec::kLz4: {
+      requireFilter(kLz4Filter, path);
+      H5Pset_shuffle(props);
+      const unsigned blockBytes = 0;  // the filter's default block
+      H5Pset_filter(props, kLz4Filter, H5Z_FLAG_OPTIONAL, 1, &blockBytes);
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 Handle& Handle::operator=(Handle&& other) noexcept {
@@ -200,28 +277,48 @@ void File::readRowsImpl(const std::string& dataset, std::uint64_t begin, std::ui
   if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0)
     fail(m_path, "cannot select rows of '" + dataset + "'");
   Handle memory(H5Screate_simple(rank, count, nullptr), H5Sclose);
-  if (H5Dread(ds.id(), type, memory.id(), space.id(), H5P_DEFAULT, out) < 0)
+  if (H5Dread(ds.id(), type, memory.id(), space.id(), H5P_DEFAULT, out) < 0) {
+    if (const auto missing = missingFilter(ds.id()); !missing.empty())
+      throw DataError(m_path + ": cannot read dataset '" + dataset + "': " + missing);
     fail(m_path, "cannot read rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of '" + dataset +
                      "' (truncated or corrupt file?)");
+  }
 }
 
 void File::createExtendableImpl(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows,
-                                int compression, hid_t type) {
+                                const Compression& compression, hid_t type) {
   Lock lock(globalMutex());
   const int rank = columns == 0 ? 1 : 2;
+  const bool byColumn = compression.codec != Codec::kNone && columns > 1;
   hsize_t dims[2] = {0, columns};
   hsize_t maxDims[2] = {H5S_UNLIMITED, columns};
-  hsize_t chunk[2] = {chunkRows, columns};
+  hsize_t chunk[2] = {chunkRows, byColumn ? 1 : columns};
   Handle space(H5Screate_simple(rank, dims, maxDims), H5Sclose);
   Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   H5Pset_chunk(props.id(), rank, chunk);
-  if (compression > 0) {
-    H5Pset_shuffle(props.id());
-    H5Pset_deflate(props.id(), static_cast<unsigned>(compression));
-  }
+  addFilters(props.id(), compression, m_path);
   hid_t id = H5Dcreate2(m_handle.id(), dataset.c_str(), type, space.id(), H5P_DEFAULT, props.id(), H5P_DEFAULT);
   if (id < 0) fail(m_path, "cannot create dataset '" + dataset + "'");
   H5Dclose(id);
+}
+
+Compression File::compression(const std::string& dataset) const {
+  Lock lock(globalMutex());
+  Handle ds = openDataset(m_handle.id(), m_path, dataset);
+  Handle props(H5Dget_create_plist(ds.id()), H5Pclose);
+  Compression found;
+  const int filters = H5Pget_nfilters(props.id());
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0;
+    std::size_t elements = 8;
+    unsigned values[8] = {};
+    const H5Z_filter_t id =
+        H5Pget_filter2(props.id(), static_cast<unsigned>(i), &flags, &elements, values, 0, nullptr, nullptr);
+    if (id == H5Z_FILTER_DEFLATE) found = {Codec::kDeflate, elements > 0 ? static_cast<int>(values[0]) : 0};
+    if (id == kBloscFilter && elements > 6 && values[6] == kBloscZstd) found = {Codec::kZstd, static_cast<int>(values[4])};
+    if (id == kLz4Filter) found = {Codec::kLz4, 0};
+  }
+  return found;
 }
 
 void File::appendRowsImpl(const std::string& dataset, const void* data, std::uint64_t rows, hid_t type) {

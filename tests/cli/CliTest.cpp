@@ -58,7 +58,8 @@ TEST(Cli, ConvertRoundTripsShardsThroughTfRecordAndRefusesBadInput) {
 
   expectFailure(runTautrain("convert --from tfrecord --to hdf5 " + dir.file("tfr") + " -o " + dir.file("back")), 3,
                 {"shard-00000.h5", "--force"});
-  expectFailure(runTautrain("convert --from hdf5 --to hdf5 " + dir.file("h5") + " -o " + dir.file("x")), 2, {"--to"});
+  expectFailure(runTautrain("convert --from tfrecord --to tfrecord " + dir.file("tfr") + " -o " + dir.file("x")), 2,
+                {"--to"});
   std::ofstream(dir.file("junk.tfrecord")) << "not a tfrecord at all";
   expectFailure(runTautrain("convert --from tfrecord --to hdf5 " + dir.file("junk.tfrecord") + " -o " + dir.file("j")), 3,
                 {"junk.tfrecord: record 0", "CRC"});

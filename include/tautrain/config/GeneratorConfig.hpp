@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "tautrain/core/Error.hpp"
+#include "tautrain/io/Compression.hpp"
 
 namespace tautrain::data {
 
@@ -19,7 +20,8 @@ struct GeneratorConfig {
   double eta_max = 2.3;
   double pileup = 35;
   int threads = 0;
-  int compression = 0;
+  io::Codec compression = io::Codec::kNone;
+  int compression_level = 0;
 
   template <class V>
   void describe(V& v) {
@@ -33,7 +35,8 @@ struct GeneratorConfig {
     v("eta_max", eta_max, "|eta| range, uniform");
     v("pileup", pileup, "mean number of pileup interactions");
     v("threads", threads, "worker threads (0: all cores)");
-    v("compression", compression, "gzip level of the shards, 0..9");
+    v("compression", compression, "lossless codec of the shards (docs/data-format.md#compression)");
+    v("compression_level", compression_level, "1..9, 0: the codec's default");
   }
 
   void validate() const {
@@ -50,7 +53,7 @@ struct GeneratorConfig {
     TAUTRAIN_CHECK_KEY(eta_max > 0 && eta_max <= 5, "eta_max", "must be in (0, 5]");
     TAUTRAIN_CHECK_KEY(pileup >= 0 && pileup <= 300, "pileup", "must be in [0, 300]");
     TAUTRAIN_CHECK_KEY(threads >= 0, "threads", "must be >= 0");
-    TAUTRAIN_CHECK_KEY(compression >= 0 && compression <= 9, "compression", "must be 0..9");
+    TAUTRAIN_CHECK_KEY(compression_level >= 0 && compression_level <= 9, "compression_level", "must be 0..9");
   }
 };
 

@@ -8,6 +8,7 @@
 
 #include "tautrain/data/CandidateBlock.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
+#include "tautrain/io/Compression.hpp"
 
 namespace tautrain::io::h5 {
 class File;
@@ -18,7 +19,7 @@ namespace tautrain::data {
 inline constexpr const char* kShardFormat = "tautrain-shard";
 
 struct ShardWriterOptions {
-  int compression = 0;               ///< gzip level 0..9 (0: none)
+  io::Compression compression;  ///< none: today's row-chunked layout; else column chunks
   std::uint64_t candidate_chunk = 4096;
   std::uint64_t token_chunk = 16384;
   bool with_weight = false;
@@ -39,12 +40,19 @@ class ShardWriter {
   std::int64_t size() const { return m_candidates; }
 
  private:
+  /// Closes and removes the temporary file: no half-written shard is left behind.
+  void discard();
+  bool compressed() const { return m_options.compression.codec != io::Codec::kNone; }
+  /// Compressed, chunk rows follow the first block's tokens per candidate, so they wait for it.
+  void createFeatureDatasets(const CandidateBlock* first);
+
   std::string m_path;
   FeatureSchema m_schema;
   ShardWriterOptions m_options;
   std::unique_ptr<io::h5::File> m_file;
   std::int64_t m_candidates = 0;
   std::vector<std::int64_t> m_tokens;  ///< tokens written so far per collection
+  bool m_featuresCreated = false;
 };
 
 /// What to do with NaN or Inf feature values. kKeep leaves them for the caller to count

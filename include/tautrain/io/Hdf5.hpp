@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tautrain/io/Compression.hpp"
+
 namespace tautrain::io::h5 {
 
 /// Lock held around every HDF5 call.
@@ -49,6 +51,8 @@ class File {
   std::vector<std::uint64_t> shape(const std::string& dataset) const;
   /// The element type of a dataset in numpy's words ("int8", "uint16", "float32", "string", ...).
   std::string dtype(const std::string& dataset) const;
+  /// The codec a dataset was written with (kNone for a filter tautrain does not write).
+  Compression compression(const std::string& dataset) const;
   /// A 1-D dataset of integers. Floats are accepted only where every value is a whole number
   /// (h5py users write labels as float32 by accident); otherwise a DataError names the dataset,
   /// the first bad row (as `rowName` i) and the value: a truncated 2.9 would silently be class 2.
@@ -59,9 +63,13 @@ class File {
   template <typename T>
   std::vector<T> readAll(const std::string& dataset) const;
 
-  /// Creates an extendable, chunked dataset of `columns` columns (0: 1-D).
+  /// Creates an extendable, chunked dataset of `columns` columns (0: 1-D). A compressed 2-D
+  /// dataset is chunked by column: a column's values resemble each other, so they compress far
+  /// better than rows mixing all features; the logical layout, and so every reader, is the same.
+  /// A plugin codec whose plugin is missing is a DataError naming the package.
   template <typename T>
-  void createExtendable(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows, int compression);
+  void createExtendable(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows,
+                        const Compression& compression);
   /// Appends `rows` rows to an extendable dataset.
   template <typename T>
   void appendRows(const std::string& dataset, const T* data, std::uint64_t rows);
@@ -79,8 +87,8 @@ class File {
  private:
   File(Handle handle, std::string path) : m_handle(std::move(handle)), m_path(std::move(path)) {}
   void readRowsImpl(const std::string& dataset, std::uint64_t begin, std::uint64_t end, hid_t type, void* out) const;
-  void createExtendableImpl(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows, int compression,
-                            hid_t type);
+  void createExtendableImpl(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows,
+                            const Compression& compression, hid_t type);
   void appendRowsImpl(const std::string& dataset, const void* data, std::uint64_t rows, hid_t type);
 
   Handle m_handle;
@@ -104,7 +112,7 @@ std::vector<T> File::readAll(const std::string& dataset) const {
 
 template <typename T>
 void File::createExtendable(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows,
-                            int compression) {
+                            const Compression& compression) {
   createExtendableImpl(dataset, columns, chunkRows, compression, nativeType<T>());
 }
 

@@ -1,6 +1,7 @@
-#include "tautrain/data/TfRecordConvert.hpp"
+#include "tautrain/data/Convert.hpp"
 
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <set>
 
@@ -101,6 +102,32 @@ ConvertStats tfRecordToShards(const std::vector<std::string>& inputs, const Feat
     stats.skipped += reader.skipped();
     if (stats.skipped > 0)
       log::get("convert")->warn("{}: skipped {} corrupt records (data.tfrecord.skip_corrupt)", inputs[i], stats.skipped);
+    return stats;
+  });
+}
+
+ConvertStats rewriteShards(const std::vector<std::string>& inputs, const FeatureSchema& schema,
+                           const ConvertOptions& options) {
+  const auto outputs = outputPaths(inputs, options, ".h5");
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    TAUTRAIN_CHECK(fs::weakly_canonical(inputs[i]) != fs::weakly_canonical(outputs[i]), DataError, inputs[i],
+                   ": the output would overwrite the input; write to another directory");
+  constexpr std::int64_t kCandidatesPerAppend = 8192;
+  return forEachFile(inputs.size(), options.threads, "hdf5 -> hdf5", [&](std::size_t i) {
+    ConvertStats stats;
+    const ShardReader shard(inputs[i], schema, {std::numeric_limits<std::int64_t>::max(), NonFinitePolicy::kKeep});
+    ShardWriterOptions writerOptions;
+    writerOptions.compression = options.compression;
+    writerOptions.with_weight = shard.hasWeight();
+    writerOptions.producer = "tautrain convert from " + fs::path(inputs[i]).filename().string();
+    ShardWriter writer(outputs[i], schema, writerOptions);
+    CandidateBlock block;
+    for (std::int64_t begin = 0; begin < shard.size(); begin += kCandidatesPerAppend) {
+      shard.read(begin, std::min(shard.size(), begin + kCandidatesPerAppend), block);
+      writer.append(block);
+      stats.candidates += block.size();
+    }
+    writer.close();
     return stats;
   });
 }

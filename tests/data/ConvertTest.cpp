@@ -1,4 +1,4 @@
-#include "tautrain/data/TfRecordConvert.hpp"
+#include "tautrain/data/Convert.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,10 +6,14 @@
 #include <fstream>
 
 #include "fuzz/FuzzTargets.hpp"
+#include "support/RunTautrain.hpp"
 #include "support/TestData.hpp"
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/data/ExampleCodec.hpp"
+#include "tautrain/data/Shard.hpp"
+#include "tautrain/data/SyntheticGenerator.hpp"
+#include "tautrain/io/Hdf5.hpp"
 #include "tautrain/io/TfRecord.hpp"
 
 using namespace tautrain;
@@ -219,6 +223,89 @@ TEST(TfRecordConvert, ExistingOutputsAreKeptUnlessOverwriteIsAsked) {
   EXPECT_THROW(data::shardsToTfRecord(shards, test::tinySchema(), {}, options), DataError);
   options.overwrite = true;
   EXPECT_EQ(data::shardsToTfRecord(shards, test::tinySchema(), {}, options).candidates, 5);
+}
+
+namespace {
+
+data::CandidateBlock readBuiltinShard(const std::string& path) {
+  static const auto schema = data::FeatureSchema::builtin();
+  const data::ShardReader reader(path, schema);
+  return reader.read(0, reader.size());
+}
+
+/// Thesis-like synthetic shards: what the codecs were chosen on.
+std::vector<std::string> writeSyntheticShards(const test::TempDir& dir, std::int64_t candidates) {
+  data::GeneratorConfig config;
+  config.candidates = candidates;
+  config.shard_size = candidates;
+  config.threads = 1;
+  config.output = dir.file("raw");
+  return data::SyntheticGenerator(data::FeatureSchema::builtin(), config).writeShards();
+}
+
+}  // namespace
+
+TEST(ShardCompression, EveryCodecRewritesEveryValueBitForBitInUnderHalfTheBytes) {
+  test::TempDir dir;
+  const auto raw = writeSyntheticShards(dir, 2000);
+  const auto expected = readBuiltinShard(raw[0]);
+  const auto schema = data::FeatureSchema::builtin();
+  for (const auto codec : {io::Codec::kNone, io::Codec::kDeflate, io::Codec::kZstd, io::Codec::kLz4}) {
+    SCOPED_TRACE(core::nameOf(codec));
+    data::ConvertOptions options;
+    options.output_directory = dir.file(core::nameOf(codec));
+    options.compression = {codec, 0};
+    EXPECT_EQ(data::rewriteShards(raw, schema, options).candidates, 2000);
+    const auto rewritten = options.output_directory + "/shard-00000.h5";
+    expectSameCandidates(readBuiltinShard(rewritten), expected);
+    const auto file = io::h5::File::openRead(rewritten);
+    for (const char* dataset : {"/pf/features", "/global/features", "/candidates/pt", "/pf/offsets"})
+      EXPECT_EQ(file.compression(dataset).codec, codec) << dataset;
+    const double ratio = static_cast<double>(std::filesystem::file_size(rewritten)) /
+                         static_cast<double>(std::filesystem::file_size(raw[0]));
+    if (codec == io::Codec::kNone)
+      EXPECT_NEAR(ratio, 1.0, 0.01);
+    else
+      EXPECT_LT(ratio, 0.5);
+  }
+}
+
+TEST(ShardCompression, ARewriteNeverOverwritesItsInput) {
+  test::TempDir dir;
+  const auto shards = test::writeTinyShards(dir, 1, 5);
+  data::ConvertOptions options;
+  options.output_directory = std::filesystem::path(shards[0]).parent_path().string();
+  options.compression = {io::Codec::kDeflate, 1};
+  EXPECT_THROW(data::rewriteShards(shards, test::tinySchema(), options), DataError) << "exists already";
+  options.overwrite = true;
+  try {
+    data::rewriteShards(shards, test::tinySchema(), options);
+    FAIL() << "rewrote its own input";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("would overwrite the input"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(readShard(shards[0]).size(), 5);
+}
+
+TEST(ShardCompression, AMissingPluginIsNamedWithItsPackageWhenWritingAndReading) {
+  test::TempDir dir;
+  const std::string noPlugins = "HDF5_PLUGIN_PATH=" + dir.file("no-plugins") + " ";
+  auto result = test::runTautrain("generate -n 300 -o " + dir.file("zstd") + " --set generator.compression=zstd", noPlugins);
+  EXPECT_NE(result.code, 0);
+  EXPECT_NE(result.output.find("hdf5-filter-plugin-blosc-serial"), std::string::npos) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("zstd/shard-00000.h5")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("zstd/shard-00000.h5.tmp")));
+
+  result = test::runTautrain("generate -n 300 -o " + dir.file("zstd") + " --set generator.compression=zstd");
+  ASSERT_EQ(result.code, 0) << result.output;
+  result = test::runTautrain("inspect " + dir.file("zstd"), noPlugins);
+  EXPECT_NE(result.code, 0);
+  for (const char* part : {"shard-00000.h5", "Blosc", "hdf5-filter-plugin-blosc-serial"})
+    EXPECT_NE(result.output.find(part), std::string::npos) << part << " not in: " << result.output;
+
+  result = test::runTautrain("generate -n 300 -o " + dir.file("gzip") + " --set generator.compression=gzip");
+  EXPECT_NE(result.code, 0);
+  EXPECT_NE(result.output.find("none, deflate, zstd or lz4"), std::string::npos) << result.output;
 }
 
 TEST(Fuzzing, TheStoredCorpusRunsCleanThroughEveryFuzzTarget) {

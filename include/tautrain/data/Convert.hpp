@@ -1,11 +1,13 @@
 #pragma once
-// Conversion between TFRecord files of tf.train.Example and HDF5 shards.
+// Conversion between TFRecord files of tf.train.Example and HDF5 shards, and between shard
+// compressions.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "tautrain/config/DataConfig.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
+#include "tautrain/io/Compression.hpp"
 
 namespace tautrain::data {
 
@@ -20,12 +22,15 @@ struct ConvertOptions {
   std::string output_directory;
   int threads = 1;
   bool overwrite = false;
-  int compression = 0;  ///< gzip level of written shards
+  io::Compression compression;  ///< of the written shards
 };
 
 /// One shard per TFRecord file (same stem, .h5), files converted in parallel.
 ConvertStats tfRecordToShards(const std::vector<std::string>& inputs, const FeatureSchema& schema,
                               const TfRecordConfig& mapping, const ConvertOptions& options);
+/// One shard per shard (same name), every value bit for bit, written with options.compression.
+ConvertStats rewriteShards(const std::vector<std::string>& inputs, const FeatureSchema& schema,
+                           const ConvertOptions& options);
 /// One TFRecord file per shard (same stem, .tfrecord).
 ConvertStats shardsToTfRecord(const std::vector<std::string>& inputs, const FeatureSchema& schema,
                               const TfRecordConfig& mapping, const ConvertOptions& options);
