@@ -394,10 +394,15 @@ void addBenchCommand(CLI::App& app) {
   auto* loader = bench->add_subcommand("loader", "Loader throughput per thread count and padding efficiency, smart vs random batching");
   auto options = std::make_shared<LoaderBenchOptions>();
   loader->add_option("-n,--candidates", options->measure.candidates, "synthetic candidates to generate")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  loader->add_option("--max-threads", options->measure.max_threads, "loader threads up to this (0: all cores)");
-  loader->add_option("--batch-size", options->measure.batch_size, "candidates per batch")->capture_default_str();
+  loader->add_option("--max-threads", options->measure.max_threads, "loader threads up to this (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  loader->add_option("--batch-size", options->measure.batch_size, "candidates per batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   loader->add_option("--window-batches", options->measure.window_batches, "batches' worth of candidates sorted together")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   loader->add_option("--codecs", options->codecs, "shard codecs to compare, the first the baseline: " +
                                                     core::allowedNames<io::Codec>())

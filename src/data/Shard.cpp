@@ -53,7 +53,12 @@ ShardWriter::ShardWriter(std::string path, FeatureSchema schema, ShardWriterOpti
       }
     }
     if (!compressed()) createFeatureDatasets(nullptr);
-  } catch (...) {  // e.g. a codec's plugin is missing
+  } catch (const DataError& e) {  // e.g. a codec's plugin is missing: name the shard, not its .tmp
+    discard();
+    std::string message = e.what();
+    if (const auto at = message.find(m_path + ".tmp"); at != std::string::npos) message.erase(at + m_path.size(), 4);
+    throw DataError(message);
+  } catch (...) {
     discard();
     throw;
   }

@@ -277,6 +277,10 @@ TEST_F(BadInput, ConfigsScalersTablesAndRecords) {
   const auto type = badFile("type.yaml", "data:\n  batch_size: many\n");
   expectRefused("wrong type", "fit-scaler -c " + type + " -o " + out("s.json"), type, 2, {"data.batch_size"});
 
+  const auto negative = runTautrain("bench loader -n -5");
+  EXPECT_EQ(negative.code, 2) << negative.output;
+  EXPECT_NE(negative.output.find("--candidates"), std::string::npos) << "names the option: " << negative.output;
+
   const auto study = runTautrain("condor study nonsense --test x.h5 -o " + out("study"));
   EXPECT_EQ(study.code, 2) << study.output;
   EXPECT_NE(study.output.find("seeds, data-scaling, patience or pruning"), std::string::npos) << study.output;

@@ -293,6 +293,7 @@ TEST(ShardCompression, AMissingPluginIsNamedWithItsPackageWhenWritingAndReading)
   auto result = test::runTautrain("generate -n 300 -o " + dir.file("zstd") + " --set generator.compression=zstd", noPlugins);
   EXPECT_NE(result.code, 0);
   EXPECT_NE(result.output.find("hdf5-filter-plugin-blosc-serial"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("shard-00000.h5:"), std::string::npos) << "names the shard, not its .tmp: " << result.output;
   EXPECT_FALSE(std::filesystem::exists(dir.file("zstd/shard-00000.h5")));
   EXPECT_FALSE(std::filesystem::exists(dir.file("zstd/shard-00000.h5.tmp")));
 
