@@ -29,7 +29,7 @@ ShardWriter::ShardWriter(std::string path, FeatureSchema schema, ShardWriterOpti
   TAUTRAIN_CHECK_KEY(m_options.compression.level >= 0 && m_options.compression.level <= 9, "compression_level",
                      "must be 0..9");
   try {
-    m_file = std::make_unique<io::h5::File>(io::h5::File::create(m_path + ".tmp"));
+    m_file = std::make_unique<io::h5::File>(io::h5::File::create(m_path + ".tmp", m_path));
     auto& f = *m_file;
     f.writeAttribute("/", "format", std::string(kShardFormat));
     f.writeAttribute("/", "schema_version", std::int64_t{kSchemaVersion});
@@ -53,12 +53,7 @@ ShardWriter::ShardWriter(std::string path, FeatureSchema schema, ShardWriterOpti
       }
     }
     if (!compressed()) createFeatureDatasets(nullptr);
-  } catch (const DataError& e) {  // e.g. a codec's plugin is missing: name the shard, not its .tmp
-    discard();
-    std::string message = e.what();
-    if (const auto at = message.find(m_path + ".tmp"); at != std::string::npos) message.erase(at + m_path.size(), 4);
-    throw DataError(message);
-  } catch (...) {
+  } catch (...) {  // e.g. a codec's plugin is missing
     discard();
     throw;
   }

@@ -21,7 +21,7 @@ void writeScores(const std::string& path, const ScoreTable& s) {
                  Error, path, ": score columns of different lengths");
   const std::string tmp = path + ".tmp";
   {
-    auto f = io::h5::File::create(tmp);
+    auto f = io::h5::File::create(tmp, path);
     f.writeAttribute("/", "format", kFormat);
     f.writeAttribute("/", "format_version", kVersion);
     f.writeAttribute("/", "classes", std::vector<std::string>{"e", "mu", "tau", "jet"});

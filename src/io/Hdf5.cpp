@@ -120,19 +120,19 @@ void requireFilter(H5Z_filter_t id, const std::string& path) {
 }
 
 void addFilters(hid_t props, const Compression& compression, const std::string& path) {
+  const auto level = static_cast<unsigned>(compression.level > 0 ? compression.level : 1);  // deflate's and zstd's default
   switch (compression.codec) {
     case Codec::kNone: return;
     case Codec::kDeflate:
       H5Pset_shuffle(props);
-      H5Pset_deflate(props, static_cast<unsigned>(compression.level > 0 ? compression.level : 1));
+      H5Pset_deflate(props, level);
       return;
     case Codec::kZstd: {
       requireFilter(kBloscFilter, path);
       // The first four values are the filter's own (version, type size, chunk size), filled in
       // when the dataset is created; then level, byte shuffle, compressor. Optional, as deflate
       // is: a chunk that does not shrink (small chunks of random floats) is stored as it is.
-      const unsigned values[7] = {0, 0, 0, 0, static_cast<unsigned>(compression.level > 0 ? compression.level : 1),
-                                  kBloscShuffle, kBloscZstd};
+      const unsigned values[7] = {0, 0, 0, 0, level, kBloscShuffle, kBloscZstd};
       H5Pset_filter(props, kBloscFilter, H5Z_FLAG_OPTIONAL, 7, values);
       return;
     }
@@ -186,12 +186,13 @@ File File::openRead(const std::string& path) {
   return File(Handle(id, H5Fclose), path);
 }
 
-File File::create(const std::string& path) {
+File File::create(const std::string& path, const std::string& nameInErrors) {
   Lock lock(globalMutex());
   silence();
+  const std::string name = nameInErrors.empty() ? path : nameInErrors;
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (id < 0) fail(path, "cannot create HDF5 file");
-  return File(Handle(id, H5Fclose), path);
+  if (id < 0) fail(name, "cannot create HDF5 file");
+  return File(Handle(id, H5Fclose), name);
 }
 
 bool File::exists(const std::string& object) const {

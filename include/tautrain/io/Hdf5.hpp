@@ -40,9 +40,11 @@ class File {
  public:
   /// Opens for reading; a missing, truncated or non-HDF5 file is a DataError naming it.
   static File openRead(const std::string& path);
-  /// Creates or truncates.
-  static File create(const std::string& path);
+  /// Creates or truncates `path`. Errors name `nameInErrors` if given: the final name of a file
+  /// written under a temporary one, which the user sees (the temporary is gone by then).
+  static File create(const std::string& path, const std::string& nameInErrors = "");
 
+  /// The name errors give.
   const std::string& path() const { return m_path; }
   bool exists(const std::string& object) const;
   void createGroup(const std::string& name);
