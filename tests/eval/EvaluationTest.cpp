@@ -285,10 +285,10 @@ TEST(RocBenchmark, TimesOneDiscriminantTheWholeEvaluationAndItsSortBaseline) {
   const auto tausAndJets = std::count_if(table.label.begin(), table.label.end(), [](auto l) { return l == 2 || l == 3; });
   const auto r = tautrain::eval::measureRoc(table);
   EXPECT_EQ(r.scores, tausAndJets) << "D_jet sees taus and jets only";
-  EXPECT_EQ(r.rocs, 66) << "3 discriminants on the window, 5 decay modes, 11 pT and 5 |eta| bins";
-  EXPECT_GT(r.full_evaluation_s, r.window_and_modes_s);
-  EXPECT_GT(r.bootstrap_resample_s, 0);
-  EXPECT_GT(r.one_discriminant_s, 0);
-  EXPECT_GT(r.sort_only_s, 0);
-  EXPECT_GT(r.full_evaluation_s, r.one_discriminant_s);
+  EXPECT_EQ(r.window_and_modes_rocs, 18) << "3 discriminants on the window and 5 decay modes";
+  EXPECT_EQ(r.rocs, 66) << "those, and 11 pT and 5 |eta| bins";
+  // Which part takes longer depends on the machine's load: a unit test does not compare times.
+  for (const double seconds : {r.one_discriminant_s, r.sort_only_s, r.window_and_modes_s, r.full_evaluation_s,
+                               r.bootstrap_resample_s})
+    EXPECT_TRUE(std::isfinite(seconds) && seconds > 0) << seconds;
 }

@@ -17,6 +17,7 @@ struct RocBenchmark {
   double one_discriminant_s = 0;      ///< ROC, AUC, knee and the 8 working points of D_jet
   double sort_only_s = 0;             ///< sorting those scores alone
   double window_and_modes_s = 0;      ///< the window and decay-mode rows alone, with intervals
+  std::int64_t window_and_modes_rocs = 0;
   double full_evaluation_s = 0;       ///< everything `tautrain roc` computes: those, the pT and
                                       ///< |eta| bins, and the rates versus pT, |eta| and decay mode
   std::int64_t rocs = 0;              ///< in the full evaluation, besides the rates' per-bin ones
