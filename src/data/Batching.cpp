@@ -22,7 +22,7 @@ std::vector<Block> makeBlocks(const std::vector<std::int64_t>& shardSizes, std::
 namespace {
 
 /// Batches of one rank; returns them with their window indices.
-void planRank(const std::vector<std::uint32_t>& counts, const std::vector<Block>& blocks,
+void planRank(const std::vector<TokenCount>& counts, const std::vector<Block>& blocks,
               const std::vector<std::size_t>& blockOrder, const BatchingOptions& options, std::uint64_t seed,
               std::int64_t epoch, int rank, int worldSize, EpochPlan& plan) {
   std::vector<std::int64_t> candidates;
@@ -49,9 +49,9 @@ void planRank(const std::vector<std::uint32_t>& counts, const std::vector<Block>
       std::stable_sort(first, last, [&](std::int64_t a, std::int64_t b) { return counts[a] < counts[b]; });
     std::vector<std::vector<std::int64_t>> windowBatches;
     std::vector<std::int64_t> current;
-    std::uint32_t longest = 0;
+    std::int64_t longest = 0;
     for (auto it = first; it != last; ++it) {
-      const std::uint32_t len = std::max(longest, counts[*it]);
+      const std::int64_t len = std::max<std::int64_t>(longest, counts[*it]);
       const bool full = (options.batch_size > 0 && static_cast<int>(current.size()) >= options.batch_size) ||
                         (options.token_budget > 0 && !current.empty() &&
                          static_cast<std::int64_t>(current.size() + 1) * len > options.token_budget);
@@ -61,7 +61,7 @@ void planRank(const std::vector<std::uint32_t>& counts, const std::vector<Block>
         longest = 0;
       }
       current.push_back(*it);
-      longest = std::max(longest, counts[*it]);
+      longest = std::max<std::int64_t>(longest, counts[*it]);
     }
     if (!current.empty()) windowBatches.push_back(std::move(current));
     rng.shuffle(windowBatches.begin(), windowBatches.end());
@@ -74,7 +74,7 @@ void planRank(const std::vector<std::uint32_t>& counts, const std::vector<Block>
 
 }  // namespace
 
-EpochPlan planEpoch(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
+EpochPlan planEpoch(const std::vector<TokenCount>& tokenCounts, const std::vector<Block>& blocks,
                     const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, int rank, int worldSize) {
   TAUTRAIN_CHECK(worldSize >= 1 && rank >= 0 && rank < worldSize, Error, "rank ", rank, " outside world of ", worldSize);
   TAUTRAIN_CHECK_KEY(options.batch_size > 0 || options.token_budget > 0, "data.batch_size",
@@ -105,7 +105,7 @@ EpochPlan planEpoch(const std::vector<std::uint32_t>& tokenCounts, const std::ve
   return mine;
 }
 
-EpochPlan planRankShare(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
+EpochPlan planRankShare(const std::vector<TokenCount>& tokenCounts, const std::vector<Block>& blocks,
                         const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, RankShare share,
                         int rank, int worldSize) {
   if (share == RankShare::kBlocks || worldSize == 1)
@@ -131,13 +131,20 @@ EpochPlan planRankShare(const std::vector<std::uint32_t>& tokenCounts, const std
   return mine;
 }
 
-double paddingEfficiency(const std::vector<std::uint32_t>& tokenCounts, const EpochPlan& plan) {
+std::size_t EpochPlan::bytes() const {
+  std::size_t total = batches.capacity() * sizeof(batches[0]) + window.capacity() * sizeof(window[0]) +
+                      batchesPerRankBeforeTrim.capacity() * sizeof(batchesPerRankBeforeTrim[0]);
+  for (const auto& batch : batches) total += batch.capacity() * sizeof(batch[0]);
+  return total;
+}
+
+double paddingEfficiency(const std::vector<TokenCount>& tokenCounts, const EpochPlan& plan) {
   double real = 0, padded = 0;
   for (const auto& batch : plan.batches) {
-    std::uint32_t longest = 0;
+    std::int64_t longest = 0;
     for (const auto i : batch) {
       real += tokenCounts[i];
-      longest = std::max(longest, tokenCounts[i]);
+      longest = std::max<std::int64_t>(longest, tokenCounts[i]);
     }
     padded += static_cast<double>(longest) * static_cast<double>(batch.size());
   }

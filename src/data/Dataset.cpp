@@ -21,25 +21,32 @@ std::size_t Dataset::shardOf(std::int64_t i) const {
   return static_cast<std::size_t>(std::upper_bound(m_starts.begin(), m_starts.end(), i) - m_starts.begin() - 1);
 }
 
-std::vector<std::uint32_t> Dataset::tokenCounts(const PruningConfig& pruning) const {
+std::vector<TokenCount> Dataset::tokenCounts(const PruningConfig& pruning) const {
   std::vector<std::int64_t> caps;
   for (const auto& c : m_schema->collections) {
     auto it = pruning.max_tokens.find(c.name);
     caps.push_back(it == pruning.max_tokens.end() || it->second <= 0 ? -1 : it->second);
   }
-  std::vector<std::uint32_t> counts(static_cast<std::size_t>(size()));
+  std::vector<TokenCount> counts(static_cast<std::size_t>(size()));
   std::size_t k = 0;
   for (const auto& shard : m_shards)
     for (std::int64_t i = 0; i < shard.size(); ++i, ++k) {
       std::int64_t total = 0;
       for (std::size_t c = 0; c < caps.size(); ++c) {
-        const auto& offsets = shard.offsets(c);
-        const std::int64_t n = offsets[i + 1] - offsets[i];
+        const std::int64_t n = shard.tokens(c).count(i);
         total += caps[c] < 0 ? n : std::min(n, caps[c]);
       }
-      counts[k] = static_cast<std::uint32_t>(total);
+      TAUTRAIN_CHECK(total <= kMaxTokenCount, DataError, shard.path(), ": candidate ", i, " has ", total,
+                     " tokens, more than batching can count (", kMaxTokenCount, ")");
+      counts[k] = static_cast<TokenCount>(total);
     }
   return counts;
+}
+
+std::size_t Dataset::indexBytes() const {
+  std::size_t bytes = 0;
+  for (const auto& s : m_shards) bytes += s.indexBytes();
+  return bytes;
 }
 
 std::vector<Block> Dataset::blocks(std::int64_t blockSize) const {

@@ -185,14 +185,12 @@ ShardReader::ShardReader(std::string path, const FeatureSchema& schema, ShardRea
     const auto shape = f.shape(featuresPath(c));
     TAUTRAIN_CHECK(shape.size() == 2 && shape[1] == c.features.size(), DataError, m_path, ": ", featuresPath(c),
                    " must be [n_tokens, ", c.features.size(), "]");
-    std::vector<std::int64_t> offsets;
     if (c.per_candidate) {
       TAUTRAIN_CHECK(static_cast<std::int64_t>(shape[0]) == m_size, DataError, m_path, ": ", featuresPath(c),
                      " must have one row per candidate (", m_size, "), has ", shape[0]);
-      offsets.resize(m_size + 1);
-      for (std::int64_t i = 0; i <= m_size; ++i) offsets[i] = i;
+      m_tokens.push_back(TokenIndex::oneTokenEach(m_size));
     } else {
-      offsets = f.readWholeNumbers(offsetsPath(c), "entry");
+      const auto offsets = f.readWholeNumbers(offsetsPath(c), "entry");
       TAUTRAIN_CHECK(static_cast<std::int64_t>(offsets.size()) == m_size + 1, DataError, m_path, ": ",
                      offsetsPath(c), " has ", offsets.size(), " entries, expected n_candidates + 1 = ", m_size + 1);
       TAUTRAIN_CHECK(offsets[0] == 0, DataError, m_path, ": ", offsetsPath(c), " must start at 0");
@@ -201,8 +199,8 @@ ShardReader::ShardReader(std::string path, const FeatureSchema& schema, ShardRea
                        " decreases (", offsets[i], " -> ", offsets[i + 1], ")");
       TAUTRAIN_CHECK(offsets.back() <= static_cast<std::int64_t>(shape[0]), DataError, m_path, ": ", offsetsPath(c),
                      " run past the token array (last offset ", offsets.back(), ", ", shape[0], " token rows)");
+      m_tokens.emplace_back(offsets);
     }
-    m_offsets.push_back(std::move(offsets));
   }
   for (std::int64_t i = 0; i < m_size; ++i)
     TAUTRAIN_CHECK(tokenCount(i) <= m_options.hard_token_limit, DataError, m_path, ": candidate ", i, " has ",
@@ -219,13 +217,19 @@ ShardReader::ShardReader(ShardReader&& other) noexcept
       m_size(other.m_size),
       m_hasWeight(other.m_hasWeight),
       m_labels(std::move(other.m_labels)),
-      m_offsets(std::move(other.m_offsets)),
+      m_tokens(std::move(other.m_tokens)),
       m_replaced(other.m_replaced.load()) {}
 
 std::int64_t ShardReader::tokenCount(std::int64_t i) const {
   std::int64_t total = 0;
-  for (const auto& offsets : m_offsets) total += offsets[i + 1] - offsets[i];
+  for (const auto& tokens : m_tokens) total += tokens.count(i);
   return total;
+}
+
+std::size_t ShardReader::indexBytes() const {
+  std::size_t bytes = m_labels.capacity();
+  for (const auto& tokens : m_tokens) bytes += tokens.bytes();
+  return bytes;
 }
 
 void ShardReader::checkFinite(float* values, std::int64_t n, int columns, const std::vector<std::int64_t>* offsets,
@@ -295,13 +299,11 @@ void ShardReader::read(std::int64_t begin, std::int64_t end, CandidateBlock& blo
   block.collections.resize(m_schema->collections.size());
   for (std::size_t c = 0; c < m_schema->collections.size(); ++c) {
     const auto& coll = m_schema->collections[c];
-    const auto& offsets = m_offsets[c];
     TokenMatrix& matrix = block.collections[c];
     matrix.n_features = static_cast<int>(coll.features.size());
-    matrix.offsets.assign(offsets.begin() + begin, offsets.begin() + end + 1);
-    for (auto& o : matrix.offsets) o -= offsets[begin];
+    const std::int64_t firstRow = m_tokens[c].offsets(begin, end, matrix.offsets);
     matrix.values.resize(matrix.tokens() * matrix.n_features);
-    f.readRows(featuresPath(coll), offsets[begin], offsets[end], matrix.values.data());
+    f.readRows(featuresPath(coll), firstRow, firstRow + matrix.tokens(), matrix.values.data());
     checkFinite(matrix.values.data(), matrix.tokens(), matrix.n_features, &matrix.offsets, begin, coll.name,
                 &coll.features);
   }

@@ -28,7 +28,7 @@ DatasetSummary summarize(const Dataset& dataset) {
   for (std::size_t k = 0; k < dataset.shardCount(); ++k) {
     const auto& shard = dataset.shard(k);
     for (std::int64_t i = 0; i < shard.size(); ++i) totals.push_back(static_cast<double>(shard.tokenCount(i)));
-    for (std::size_t c = 0; c < schema.collections.size(); ++c) perCollection[c] += shard.offsets(c).back();
+    for (std::size_t c = 0; c < schema.collections.size(); ++c) perCollection[c] += shard.tokens(c).rows();
     for (std::int64_t begin = 0; begin < shard.size(); begin += 65536) {
       const auto end = std::min(shard.size(), begin + 65536);
       const auto part = shard.readCandidates(begin, end);

@@ -14,17 +14,17 @@ namespace {
 std::set<std::vector<std::int64_t>> asSet(const EpochPlan& plan) { return {plan.batches.begin(), plan.batches.end()}; }
 
 /// Thesis-like token counts: median near 85, a tail to a few hundred.
-std::vector<std::uint32_t> randomCounts(int n, std::uint64_t seed) {
+std::vector<TokenCount> randomCounts(int n, std::uint64_t seed) {
   tautrain::Rng rng(seed);
-  std::vector<std::uint32_t> counts(n);
-  for (auto& c : counts) c = 2 + static_cast<std::uint32_t>(rng.logNormal(83, 0.3));
+  std::vector<TokenCount> counts(n);
+  for (auto& c : counts) c = 2 + static_cast<TokenCount>(rng.logNormal(83, 0.3));
   return counts;
 }
 
 }  // namespace
 
 TEST(Batching, SmartBatchesGroupSimilarLengthsExactly) {
-  const std::vector<std::uint32_t> counts{5, 1, 4, 2, 3, 6};
+  const std::vector<TokenCount> counts{5, 1, 4, 2, 3, 6};
   BatchingOptions options;
   options.batch_size = 2;
   options.window_batches = 3;
@@ -34,7 +34,7 @@ TEST(Batching, SmartBatchesGroupSimilarLengthsExactly) {
 }
 
 TEST(Batching, TokenBudgetCutsWhenPaddedTokensWouldExceedIt) {
-  const std::vector<std::uint32_t> counts{5, 1, 4, 2, 3, 6};
+  const std::vector<TokenCount> counts{5, 1, 4, 2, 3, 6};
   BatchingOptions options;
   options.batch_size = 0;
   options.token_budget = 8;

@@ -8,6 +8,7 @@
 
 #include "support/TestData.hpp"
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Random.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/io/Hdf5.hpp"
 
@@ -113,6 +114,57 @@ TEST(Shard, WriteThenReadIsExact) {
   EXPECT_EQ(part.collections[1].count(0), expected.collections[1].count(10));
   EXPECT_EQ(part.collections[1].row(0)[2], expected.collections[1].row(expected.collections[1].offsets[10])[2]);
   EXPECT_EQ(reader.tokenCount(3), 1 + 4 + 1);
+}
+
+TEST(TokenIndex, GivesTheOffsetsItWasBuiltFrom) {
+  // Counts of 0, 254, 255 (the escape) and above, also at the 64-candidate stride boundaries.
+  Rng rng(11);
+  std::vector<std::int64_t> offsets{0};
+  for (int i = 0; i < 1000; ++i) {
+    std::int64_t n = static_cast<std::int64_t>(rng.below(40));
+    if (i % 64 == 63 || i % 97 == 0) n = 255 + static_cast<std::int64_t>(rng.below(3000));
+    if (i % 64 == 0) n = i % 128 == 0 ? 0 : 254;
+    offsets.push_back(offsets.back() + n);
+  }
+  const data::TokenIndex index(offsets);
+  ASSERT_EQ(index.size(), 1000);
+  EXPECT_EQ(index.rows(), offsets.back());
+  for (std::int64_t i = 0; i < 1000; ++i) {
+    ASSERT_EQ(index.count(i), offsets[i + 1] - offsets[i]) << i;
+    ASSERT_EQ(index.offset(i), offsets[i]) << i;
+  }
+  std::vector<std::int64_t> part;
+  EXPECT_EQ(index.offsets(63, 130, part), offsets[63]);
+  ASSERT_EQ(part.size(), 68u);
+  for (std::size_t k = 0; k < part.size(); ++k) EXPECT_EQ(part[k], offsets[63 + k] - offsets[63]) << k;
+  EXPECT_EQ(index.offsets(1000, 1000, part), offsets.back());
+  EXPECT_EQ(part, std::vector<std::int64_t>{0});
+
+  const auto each = data::TokenIndex::oneTokenEach(5);
+  EXPECT_EQ(each.offset(3), 3);
+  EXPECT_EQ(each.count(4), 1);
+  EXPECT_EQ(each.bytes(), 0u);
+}
+
+TEST(TokenIndex, KeepsAboutOneBytePerCandidate) {
+  // PF-like counts (median 20, a tail past 255): 8-byte offsets would take 8 B each.
+  Rng rng(5);
+  std::vector<std::int64_t> offsets{0};
+  for (int i = 0; i < 100000; ++i) offsets.push_back(offsets.back() + static_cast<std::int64_t>(rng.logNormal(20, 0.8)));
+  const data::TokenIndex index(offsets);
+  EXPECT_LE(static_cast<double>(index.bytes()) / 100000.0, 1.2);
+}
+
+TEST(Shard, IndexKeepsFewBytesPerCandidate) {
+  TempDir dir;
+  const auto schema = test::tinySchema();
+  const auto paths = test::writeTinyShards(dir, 1, 10000);
+  const ShardReader reader(paths[0], schema);
+  // The label, and about 1.1 B for each of the two ragged collections (global stores nothing):
+  // with the thesis schema's three, 96 M candidates need under 0.5 GB.
+  const double perCandidate = static_cast<double>(reader.indexBytes()) / 10000.0;
+  EXPECT_LE(perCandidate, 1 + 2 * 1.2);
+  EXPECT_GE(perCandidate, 1 + 2 * 1.0);
 }
 
 TEST(Shard, AnUnclosedWriterLeavesNoFile) {

@@ -95,8 +95,8 @@ TEST(RankInfo, ReadsTorchrunSlurmAndOpenMpiVariablesAndNamesABadOne) {
 }
 
 TEST(RankShare, SlicesAndWholeBatchesCoverTheGlobalPlanOnce) {
-  std::vector<std::uint32_t> counts;
-  for (int i = 0; i < 1000; ++i) counts.push_back(static_cast<std::uint32_t>(1 + (i * 37) % 90));
+  std::vector<data::TokenCount> counts;
+  for (int i = 0; i < 1000; ++i) counts.push_back(static_cast<data::TokenCount>(1 + (i * 37) % 90));
   const auto blocks = data::makeBlocks({600, 400}, 64);
   data::BatchingOptions options;
   options.batch_size = 50;

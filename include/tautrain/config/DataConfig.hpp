@@ -134,7 +134,7 @@ struct DataConfig {
     TAUTRAIN_CHECK_KEY(prefetch_windows > 0, "prefetch_windows", "must be positive");
     TAUTRAIN_CHECK_KEY(non_finite == "error" || non_finite == "replace", "non_finite",
                    "must be 'error' or 'replace', got '" + non_finite + "'");
-    TAUTRAIN_CHECK_KEY(hard_token_limit > 0, "hard_token_limit", "must be positive");
+    TAUTRAIN_CHECK_KEY(hard_token_limit > 0 && hard_token_limit <= 65535, "hard_token_limit", "must be in 1..65535");
     TAUTRAIN_CHECK_KEY(train_files.empty() == valid_files.empty(), train_files.empty() ? "train_files" : "valid_files",
                    "give both train_files and valid_files, or neither");
   }

@@ -4,10 +4,15 @@
 // candidates, shuffle and sort each window by token count, cut into batches by candidate count
 // and/or token budget, shuffle the batch order within the window, and equalise batch counts
 // across ranks.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
 namespace tautrain::data {
+
+/// Tokens of one candidate; two bytes keep the thesis' 96 M candidates at 192 MB.
+using TokenCount = std::uint16_t;
+inline constexpr std::int64_t kMaxTokenCount = 65535;
 
 struct BatchingOptions {
   int batch_size = 350;              ///< candidates per batch (0: no limit)
@@ -31,6 +36,9 @@ struct EpochPlan {
   std::vector<std::int64_t> window;
   /// Batches every rank would have had before equalising (for diagnostics).
   std::vector<std::int64_t> batchesPerRankBeforeTrim;
+
+  /// Heap bytes held: 8 per candidate of the rank, plus a little per batch.
+  std::size_t bytes() const;
 };
 
 /// How the ranks of a data-parallel run share an epoch.
@@ -42,15 +50,15 @@ enum class RankShare {
 
 /// The plan of one rank under `share`; kBatchSlices drops batches with fewer candidates than
 /// ranks, so that every rank has work at every step.
-EpochPlan planRankShare(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
+EpochPlan planRankShare(const std::vector<TokenCount>& tokenCounts, const std::vector<Block>& blocks,
                         const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, RankShare share,
                         int rank, int worldSize);
 
 /// Real tokens over padded tokens of `plan`'s batches, each padded to its longest candidate:
 /// what smart batching is for.
-double paddingEfficiency(const std::vector<std::uint32_t>& tokenCounts, const EpochPlan& plan);
+double paddingEfficiency(const std::vector<TokenCount>& tokenCounts, const EpochPlan& plan);
 
-EpochPlan planEpoch(const std::vector<std::uint32_t>& tokenCounts, const std::vector<Block>& blocks,
+EpochPlan planEpoch(const std::vector<TokenCount>& tokenCounts, const std::vector<Block>& blocks,
                     const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, int rank = 0,
                     int worldSize = 1);
 

@@ -26,10 +26,12 @@ class Dataset {
   std::size_t shardOf(std::int64_t i) const;
 
   /// Tokens per candidate after the deterministic part of pruning (per-collection caps).
-  std::vector<std::uint32_t> tokenCounts(const PruningConfig& pruning) const;
+  std::vector<TokenCount> tokenCounts(const PruningConfig& pruning) const;
   std::vector<Block> blocks(std::int64_t blockSize) const;
   std::array<std::int64_t, kNumClasses> classCounts() const;
   std::int64_t replacedValues() const;
+  /// Heap bytes every shard keeps open for the whole run (docs/data-format.md#index).
+  std::size_t indexBytes() const;
 
  private:
   const FeatureSchema* m_schema;

@@ -72,7 +72,7 @@ class Loader {
   StandardScaler m_scaler;
   LoaderOptions m_options;
   TokenPruner m_pruner;
-  std::vector<std::uint32_t> m_tokenCounts;
+  std::vector<TokenCount> m_tokenCounts;
   std::vector<Block> m_blocks;
   std::vector<std::vector<int>> m_featureColumns;  ///< non-categorical columns per collection
   std::vector<int> m_typeColumn;

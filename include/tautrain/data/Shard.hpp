@@ -8,6 +8,7 @@
 
 #include "tautrain/data/CandidateBlock.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
+#include "tautrain/data/TokenIndex.hpp"
 #include "tautrain/io/Compression.hpp"
 
 namespace tautrain::io::h5 {
@@ -79,10 +80,12 @@ class ShardReader {
   std::int64_t size() const { return m_size; }
   bool hasWeight() const { return m_hasWeight; }
   const std::vector<std::int8_t>& labels() const { return m_labels; }
-  /// Offsets of collection c (schema order); per-candidate collections give 0..n.
-  const std::vector<std::int64_t>& offsets(std::size_t c) const { return m_offsets[c]; }
+  /// Where each candidate's tokens lie in collection c (schema order).
+  const TokenIndex& tokens(std::size_t c) const { return m_tokens[c]; }
   /// Tokens of candidate i summed over all collections (the global token counts as one).
   std::int64_t tokenCount(std::int64_t i) const;
+  /// Heap bytes kept per shard for the whole run: labels and token indices.
+  std::size_t indexBytes() const;
 
   /// Reads candidates [begin, end). Non-finite values raise or are replaced by 0 (and counted).
   CandidateBlock read(std::int64_t begin, std::int64_t end) const;
@@ -105,7 +108,7 @@ class ShardReader {
   std::int64_t m_size = 0;
   bool m_hasWeight = false;
   std::vector<std::int8_t> m_labels;
-  std::vector<std::vector<std::int64_t>> m_offsets;
+  std::vector<TokenIndex> m_tokens;
   mutable std::atomic<std::int64_t> m_replaced{0};
 };
 
