@@ -15,6 +15,7 @@
 #include "tautrain/core/Version.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/data/LoaderBenchmark.hpp"
+#include "tautrain/data/Shard.hpp"
 #include "tautrain/data/SyntheticGenerator.hpp"
 #ifdef TAUTRAIN_HAVE_ONNX
 #include "tautrain/deploy/Benchmark.hpp"
@@ -37,8 +38,78 @@ struct LoaderBenchOptions {
   data::LoaderBenchmarkOptions measure;
   std::vector<std::string> codecs = {"none", "deflate", "zstd"};
   std::string workDir;
+  std::vector<std::string> data;
   std::string json;
 };
+
+nlohmann::json footprintJson(const data::LoaderFootprint& f) {
+  return {{"index_bytes_per_candidate", f.index_bytes_per_candidate},
+          {"token_counts_bytes_per_candidate", f.token_counts_bytes_per_candidate},
+          {"plan_bytes_per_candidate", f.plan_bytes_per_candidate},
+          {"open_seconds", f.open_seconds}};
+}
+
+nlohmann::json diskJson(const data::DiskRate& r) {
+  return {{"threads", r.threads},
+          {"candidates_per_s", r.candidates_per_s},
+          {"megabytes_per_s", r.megabytes_per_s},
+          {"read_bytes_per_candidate", r.read_bytes_per_candidate},
+          {"cached_fraction_before", r.cached_fraction_before}};
+}
+
+nlohmann::json mixingJson(const data::PlanMixing& m) {
+  return {{"shards_per_batch", m.shards_per_batch},
+          {"class_spread_vs_random", m.class_spread},
+          {"tau_fraction_autocorrelation", m.tau_fraction_autocorrelation}};
+}
+
+void printMixing(const data::PlanMixing& m, std::int64_t blockSize) {
+  std::cout << fmt::format("mixing at block size {}: {:.1f} shards per batch, class fractions spread {:.2f}x a random "
+                           "batch's, tau fraction autocorrelation {:.3f} between consecutive batches\n",
+                           blockSize, m.shards_per_batch, m.class_spread, m.tau_fraction_autocorrelation);
+}
+
+/// The footprint as printed: per candidate, and what it comes to at the thesis' 96 M candidates.
+void printFootprint(const data::LoaderFootprint& f) {
+  constexpr double kThesisCandidates = 96e6;
+  std::cout << fmt::format("memory per candidate: index {:.2f} B, token counts {:.0f} B, epoch plan {:.2f} B; at 96 M "
+                           "candidates {:.2f} GB, {:.2f} GB and {:.2f} GB (opening took {:.2f} s)\n",
+                           f.index_bytes_per_candidate, f.token_counts_bytes_per_candidate, f.plan_bytes_per_candidate,
+                           f.index_bytes_per_candidate * kThesisCandidates / 1e9,
+                           f.token_counts_bytes_per_candidate * kThesisCandidates / 1e9,
+                           f.plan_bytes_per_candidate * kThesisCandidates / 1e9, f.open_seconds);
+}
+
+/// `bench loader --data`: the given shards, read from the disk.
+void runLoaderBenchOn(const LoaderBenchOptions& options) {
+  const auto r = data::measureLoaderOn(data::expandPaths(options.data), options.measure);
+  nlohmann::json disk = nlohmann::json::array();
+  for (const auto& rate : r.disk) disk.push_back(diskJson(rate));
+  const nlohmann::json result = {{"benchmark", "loader-on-disk"},
+                                 {"machine", machineDescription()},
+                                 {"version", versionString()},
+                                 {"candidates", r.candidates},
+                                 {"shards", r.shards},
+                                 {"bytes_per_candidate", r.bytes_per_candidate},
+                                 {"batch_size", options.measure.batch_size},
+                                 {"block_size", options.measure.block_size},
+                                 {"footprint", footprintJson(r.footprint)},
+                                 {"mixing", mixingJson(r.mixing)},
+                                 {"disk", disk},
+                                 {"peak_resident_bytes", r.peak_resident_bytes}};
+  std::cout << "machine: " << machineDescription() << "\n"
+            << fmt::format("{} candidates in {} shards, {:.0f} bytes/candidate on disk\n", r.candidates, r.shards,
+                           r.bytes_per_candidate);
+  printFootprint(r.footprint);
+  printMixing(r.mixing, options.measure.block_size);
+  for (const auto& rate : r.disk)
+    std::cout << fmt::format("from disk, {} thread(s): {:.0f} candidates/s ({:.0f} per thread), {:.0f} MB/s, {:.0f} "
+                             "bytes read per candidate, {:.1f} % of the shards cached before\n",
+                             rate.threads, rate.candidates_per_s, rate.candidates_per_s / rate.threads,
+                             rate.megabytes_per_s, rate.read_bytes_per_candidate, 100 * rate.cached_fraction_before);
+  std::cout << fmt::format("peak resident memory while loading: {:.2f} GB\n", static_cast<double>(r.peak_resident_bytes) / 1e9);
+  if (!options.json.empty()) io::writeJson(options.json, result);
+}
 
 /// A benchmark's scratch directory (its shards can take gigabytes): removed when the benchmark
 /// ends, by an error too, unless the user named it.
@@ -61,6 +132,7 @@ class ScratchDirectory {
 };
 
 void runLoaderBench(LoaderBenchOptions options) {
+  if (!options.data.empty()) return runLoaderBenchOn(options);
   options.measure.codecs.clear();
   for (const auto& name : options.codecs) {
     const auto codec = core::parseName<io::Codec>(name);
@@ -84,7 +156,9 @@ void runLoaderBench(LoaderBenchOptions options) {
                       {"loader_one_thread_candidates_per_s", c.loader_one_thread_per_s},
                       {"loader_all_threads_candidates_per_s", c.loader_all_threads_per_s},
                       {"bytes_vs_first", c.bytes_per_candidate / r.codecs.front().bytes_per_candidate},
-                      {"loader_one_thread_vs_first", c.loader_one_thread_per_s / r.codecs.front().loader_one_thread_per_s}});
+                      {"loader_one_thread_vs_first", c.loader_one_thread_per_s / r.codecs.front().loader_one_thread_per_s},
+                      {"disk_one_thread", diskJson(c.disk_one_thread)},
+                      {"disk_all_threads", diskJson(c.disk_all_threads)}});
   const nlohmann::json result = {
       {"benchmark", "loader"},
       {"machine", machineDescription()},
@@ -96,6 +170,9 @@ void runLoaderBench(LoaderBenchOptions options) {
       {"scaler_fit_candidates_per_s", r.scaler_fit_per_s},
       {"padding_efficiency", {{"smart", r.padding_efficiency_smart}, {"random", r.padding_efficiency_random}}},
       {"loader", threads},
+      {"block_size", options.measure.block_size},
+      {"footprint", footprintJson(r.footprint)},
+      {"mixing", mixingJson(r.mixing)},
       {"codecs", codecs}};
   std::cout << "machine: " << machineDescription() << "\n"
             << "generator: " << r.generate_one_thread_per_s << " candidates/s on one thread in memory, "
@@ -115,6 +192,14 @@ void runLoaderBench(LoaderBenchOptions options) {
                              row["loader_one_thread_vs_first"].get<double>(),
                              row["loader_all_threads_candidates_per_s"].get<double>(), allThreads,
                              row["rewrite_candidates_per_s"].get<double>());
+  for (const auto& c : r.codecs)
+    std::cout << fmt::format("shards {:<8} from disk: {:.0f} candidates/s on 1 thread, {:.0f} on {} ({:.0f} MB/s, {:.0f} "
+                             "bytes read per candidate, {:.1f} % cached before)\n",
+                             core::nameOf(c.compression.codec), c.disk_one_thread.candidates_per_s,
+                             c.disk_all_threads.candidates_per_s, allThreads, c.disk_all_threads.megabytes_per_s,
+                             c.disk_all_threads.read_bytes_per_candidate, 100 * c.disk_all_threads.cached_fraction_before);
+  printFootprint(r.footprint);
+  printMixing(r.mixing, options.measure.block_size);
   if (!options.json.empty()) io::writeJson(options.json, result);
 }
 
@@ -405,11 +490,17 @@ void addBenchCommand(CLI::App& app) {
   loader->add_option("--window-batches", options->measure.window_batches, "batches' worth of candidates sorted together")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  loader->add_option("--block-size", options->measure.block_size, "candidates read contiguously from a shard")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   loader->add_option("--codecs", options->codecs, "shard codecs to compare, the first the baseline: " +
                                                     core::allowedNames<io::Codec>())
       ->delimiter(',')
       ->capture_default_str();
   loader->add_option("--work-dir", options->workDir, "keep the generated shards here (default: a temporary directory)");
+  loader->add_option("--data", options->data,
+                     "measure these shards instead (files, directories, globs): memory, and reads from the disk per "
+                     "thread count; nothing is generated");
   loader->add_option("--json", options->json, "write the figures as JSON");
   loader->callback([options] { runLoaderBench(*options); });
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include <fstream>
+#include <limits>
 #include <thread>
 
 namespace tautrain {
@@ -52,6 +53,25 @@ int runProgram(const std::vector<std::string>& argv, const std::string& stdoutPa
   while (::waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return 127;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::int64_t peakResidentBytes() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmHWM:") {
+      std::int64_t kib = 0;
+      in >> kib;
+      return kib * 1024;
+    }
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return -1;
+}
+
+void resetPeakResidentBytes() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
 }
 
 }  // namespace tautrain

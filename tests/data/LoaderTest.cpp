@@ -11,6 +11,7 @@
 #include "tautrain/core/Error.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/LoaderBenchmark.hpp"
+#include "tautrain/data/Mixing.hpp"
 #include "tautrain/data/TensorBatch.hpp"
 
 using namespace tautrain;
@@ -211,4 +212,71 @@ TEST(LoaderBenchmark, MeasuresGeneratorScalerPaddingAndEveryThreadCount) {
   EXPECT_GT(r.generate_one_thread_per_s, 0);
   EXPECT_GT(r.generate_writing_shards_per_s, 0);
   EXPECT_GT(r.scaler_fit_per_s, 0);
+  // The label and ~1.1 B for each of pf, ele and muon; the plan keeps 8 B per candidate.
+  EXPECT_GE(r.footprint.index_bytes_per_candidate, 1 + 3 * 1.0);
+  EXPECT_LE(r.footprint.index_bytes_per_candidate, 1 + 3 * 1.2);
+  EXPECT_EQ(r.footprint.token_counts_bytes_per_candidate, 2);
+  EXPECT_GE(r.footprint.plan_bytes_per_candidate, 8);
+  ASSERT_EQ(r.codecs.size(), 3u);
+  for (const auto& c : r.codecs)
+    for (const auto& disk : {c.disk_one_thread, c.disk_all_threads}) {
+      EXPECT_GT(disk.candidates_per_s, 0);
+      EXPECT_GE(disk.cached_fraction_before, 0);
+      EXPECT_LE(disk.cached_fraction_before, 1);
+    }
+  EXPECT_EQ(r.codecs[0].disk_one_thread.threads, 1);
+  EXPECT_EQ(r.codecs[0].disk_all_threads.threads, 2);
+
+  // The generated shards stay in the directory: measured again as existing data.
+  const auto onDisk = tautrain::data::measureLoaderOn(tautrain::data::expandPaths({dir.path().string()}), options);
+  EXPECT_EQ(onDisk.candidates, 2000);
+  EXPECT_EQ(onDisk.shards, 4);
+  EXPECT_GT(onDisk.bytes_per_candidate, 1000);
+  EXPECT_EQ(onDisk.footprint.index_bytes_per_candidate, r.footprint.index_bytes_per_candidate);
+  ASSERT_EQ(onDisk.disk.size(), 2u);
+  for (const auto& disk : onDisk.disk) {
+    EXPECT_GT(disk.candidates_per_s, 0);
+    // What left the page cache is read from storage (where the kernel counts it).
+    if (disk.cached_fraction_before < 0.5 && disk.read_bytes_per_candidate > 0) {
+      EXPECT_GT(disk.read_bytes_per_candidate, 0.5 * onDisk.bytes_per_candidate);
+    }
+  }
+  EXPECT_GT(onDisk.peak_resident_bytes, 0);
+}
+
+TEST(Mixing, SmallBlocksMixShardsOfOneClassEachAndWholeShardsDoNot) {
+  // Real shards are often one physics sample each: here shard s holds only class s.
+  test::TempDir dir;
+  std::vector<std::string> paths;
+  for (int s = 0; s < 4; ++s) {
+    auto block = test::tinyBlock(s * 2000, 2000);
+    for (std::size_t i = 0; i < block.label.size(); ++i) {
+      block.label[i] = static_cast<std::int8_t>(s);
+      block.decay_mode[i] = static_cast<std::int8_t>(s == data::kTau ? 1 : -1);
+    }
+    paths.push_back(dir.file("class-" + std::to_string(s) + ".h5"));
+    data::ShardWriter writer(paths.back(), test::tinySchema());
+    writer.append(block);
+    writer.close();
+  }
+  const auto schema = test::tinySchema();
+  const data::Dataset dataset(paths, schema);
+  const auto counts = dataset.tokenCounts({});
+  data::BatchingOptions options;
+  options.batch_size = 100;
+  options.window_batches = 8;
+  const auto mixing = [&](std::int64_t blockSize) {
+    return data::measureMixing(data::planEpoch(counts, dataset.blocks(blockSize), options, 1, 0), dataset);
+  };
+  // Each window of 800 candidates draws 800, 100 or 1 blocks: its class fractions, which all
+  // of its 8 batches share, vary less the more blocks it has.
+  const auto single = mixing(1), small = mixing(8), whole = mixing(2000);
+  EXPECT_EQ(single.shards_per_batch, 4.0);
+  EXPECT_LT(single.class_spread, 1.2);
+  EXPECT_LT(std::abs(single.tau_fraction_autocorrelation), 0.2);
+  EXPECT_GT(small.tau_fraction_autocorrelation, single.tau_fraction_autocorrelation + 0.2);
+  EXPECT_LT(small.class_spread, 1.5);
+  EXPECT_LT(whole.shards_per_batch, 1.5);
+  EXPECT_GT(whole.class_spread, 5.0);
+  EXPECT_GT(whole.tau_fraction_autocorrelation, 0.8);
 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,4 +12,8 @@ std::string executablePath();
 /// stdoutPath, its stderr to stderrPath (the same file when the paths are equal; empty: this
 /// process's stderr). Returns its exit code: 127 when it could not start, 128 + signal when killed.
 int runProgram(const std::vector<std::string>& argv, const std::string& stdoutPath, const std::string& stderrPath = "");
+/// Peak resident memory of this process since it started or since resetPeakResidentBytes().
+std::int64_t peakResidentBytes();
+/// Starts the peak over from the current resident memory, so one phase can be measured alone.
+void resetPeakResidentBytes();
 }  // namespace tautrain
