@@ -7,6 +7,7 @@
 #include "tautrain/core/Allocator.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Machine.hpp"
 #include "tautrain/core/Version.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 
@@ -41,6 +42,7 @@ void addConfigCommand(CLI::App& app) {
 
 int run(int argc, char** argv) {
   configureAllocator();
+  raiseOpenFileLimit();
   CLI::App app{"tautrain: train and evaluate the TauTransformer for hadronic tau identification"};
   app.require_subcommand(1);
   app.set_version_flag("--version", versionString());

@@ -1,6 +1,12 @@
 #include "tautrain/io/Hdf5.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -177,6 +183,18 @@ File File::openRead(const std::string& path) {
   Lock lock(globalMutex());
   silence();
   if (!std::filesystem::exists(path)) throw DataError(path + ": file not found");
+  // HDF5 would call a file it cannot open (no permission, no file descriptor left) corrupt.
+  if (const int fd = ::open(path.c_str(), O_RDONLY); fd >= 0) {
+    ::close(fd);
+  } else {
+    const int error = errno;
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    throw DataError(path + ": cannot open: " + std::strerror(error) +
+                    (error == EMFILE ? " (every open shard keeps a file open; the limit is " +
+                                           std::to_string(limit.rlim_cur) + ": raise it with ulimit -n)"
+                                     : ""));
+  }
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     H5Eclear2(H5E_DEFAULT);
     throw DataError(path + ": not an HDF5 file, or truncated/corrupt");

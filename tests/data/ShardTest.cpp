@@ -1,6 +1,7 @@
 #include "tautrain/data/Shard.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cmath>
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "support/TestData.hpp"
 #include "tautrain/core/Error.hpp"
+#include "tautrain/core/Machine.hpp"
 #include "tautrain/core/Random.hpp"
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/io/Hdf5.hpp"
@@ -265,6 +267,29 @@ TEST(ShardBadInput, CandidateOverTheHardTokenLimit) {
   options.hard_token_limit = 3;
   // Candidate 1: 1 global + 2 pf + 1 muon = 4 tokens.
   expectMentions(openError(dir.file("limit.h5"), options), {"limit.h5", "candidate 1", "4 tokens", "hard limit of 3"});
+}
+
+TEST(ShardBadInput, RunningOutOfFileDescriptorsNamesTheLimitNotACorruptFile) {
+  TempDir dir;
+  const auto paths = test::writeTinyShards(dir, 40, 4);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // A limit a few descriptors above what is open now: some of the 40 shards cannot be opened.
+  int open = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) open += entry.exists() ? 1 : 0;
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(open + 10);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::string message = "no error";
+  try {
+    data::Dataset dataset(paths, test::tinySchema());
+  } catch (const DataError& e) {
+    message = e.what();
+  }
+  EXPECT_EQ(raiseOpenFileLimit(), static_cast<std::int64_t>(saved.rlim_max));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  expectMentions(message, {"tiny-", "Too many open files", "ulimit -n", std::to_string(open + 10).c_str()});
+  EXPECT_EQ(message.find("corrupt"), std::string::npos) << message;
 }
 
 TEST(ShardBadInput, ShardPathPatternsThatMatchNothing) {
