@@ -29,6 +29,7 @@ struct ConvertCommandOptions {
   bool force = false;
   io::Codec codec = io::Codec::kNone;
   int level = 0;
+  int mantissaBits = 0;
 };
 
 void addConvertCommand(CLI::App& app) {
@@ -49,7 +50,13 @@ void addConvertCommand(CLI::App& app) {
                                "codec of written shards (default: generator.compression)");
   auto* level = convert->add_option("--level", options->level, "its level, 1..9 (default: generator.compression_level)")
                     ->check(CLI::Range(0, 9));
-  convert->callback([options, codec, level] {
+  auto* mantissa =
+      convert
+          ->add_option("--mantissa-bits", options->mantissaBits,
+                       "lossy: round continuous features to 1..22 mantissa bits, 10 ~ fp16, 7 ~ bf16 (default: "
+                       "generator.mantissa_bits; docs/data-format.md#lossy-rounding)")
+          ->check(CLI::Range(0, 22));
+  convert->callback([options, codec, level, mantissa] {
     TAUTRAIN_CHECK_KEY(options->from != options->to || options->from == "hdf5", "--to", "input and output format are both ",
                        options->from);
     const auto config = options->config.load();
@@ -59,7 +66,8 @@ void addConvertCommand(CLI::App& app) {
     convertOptions.threads = options->threads > 0 ? options->threads : config.data.threads;
     convertOptions.overwrite = options->force;
     convertOptions.compression = {codec->count() > 0 ? options->codec : config.generator.compression,
-                                  level->count() > 0 ? options->level : config.generator.compression_level};
+                                  level->count() > 0 ? options->level : config.generator.compression_level,
+                                  mantissa->count() > 0 ? options->mantissaBits : config.generator.mantissa_bits};
     const bool fromTfRecord = options->from == "tfrecord";
     const auto inputs = data::expandPaths(options->inputs, fromTfRecord ? ".tfrecord" : ".h5");
     const auto stats = fromTfRecord            ? data::tfRecordToShards(inputs, schema, config.data.tfrecord, convertOptions)

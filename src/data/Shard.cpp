@@ -19,6 +19,25 @@ namespace {
 std::string featuresPath(const Collection& c) { return "/" + c.name + "/features"; }
 std::string offsetsPath(const Collection& c) { return "/" + c.name + "/offsets"; }
 
+/// Rounds to the nearest value with `bits` mantissa bits (ties to even), as netCDF's BitRound
+/// does; NaN, Inf and values that would round past the largest float are truncated instead.
+float roundMantissa(float value, int bits) {
+  std::uint32_t word;
+  std::memcpy(&word, &value, sizeof(word));
+  const int drop = 23 - bits;
+  const std::uint32_t mask = (std::uint32_t{1} << drop) - 1;
+  if ((word & 0x7f800000u) != 0x7f800000u) {
+    const std::uint32_t rounded = (word + (mask >> 1) + ((word >> drop) & 1u)) & ~mask;
+    if ((rounded & 0x7f800000u) != 0x7f800000u) {
+      std::memcpy(&value, &rounded, sizeof(value));
+      return value;
+    }
+  }
+  word &= ~mask;
+  std::memcpy(&value, &word, sizeof(value));
+  return value;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -28,6 +47,8 @@ ShardWriter::ShardWriter(std::string path, FeatureSchema schema, ShardWriterOpti
     : m_path(std::move(path)), m_schema(std::move(schema)), m_options(std::move(options)) {
   TAUTRAIN_CHECK_KEY(m_options.compression.level >= 0 && m_options.compression.level <= 9, "compression_level",
                      "must be 0..9");
+  TAUTRAIN_CHECK_KEY(m_options.compression.mantissa_bits >= 0 && m_options.compression.mantissa_bits <= 22,
+                     "mantissa_bits", "must be 0..22");
   try {
     m_file = std::make_unique<io::h5::File>(io::h5::File::create(m_path + ".tmp", m_path));
     auto& f = *m_file;
@@ -84,6 +105,8 @@ void ShardWriter::createFeatureDatasets(const CandidateBlock* first) {
     }
     m_file->createExtendable<float>(featuresPath(coll), coll.features.size(), rows, m_options.compression);
     m_file->writeAttribute(featuresPath(coll), "feature_names", coll.features);
+    if (m_options.compression.mantissa_bits > 0)
+      m_file->writeAttribute(featuresPath(coll), "mantissa_bits", std::int64_t{m_options.compression.mantissa_bits});
   }
   m_featuresCreated = true;
 }
@@ -106,7 +129,16 @@ void ShardWriter::append(const CandidateBlock& block) {
     const auto& matrix = block.collections[c];
     TAUTRAIN_CHECK(matrix.n_features == static_cast<int>(coll.features.size()), Error, m_path, ": collection ",
                    coll.name, " has ", matrix.n_features, " features, the schema ", coll.features.size());
-    f.appendRows(featuresPath(coll), matrix.values.data(), static_cast<std::uint64_t>(matrix.tokens()));
+    const float* values = matrix.values.data();
+    if (const int bits = m_options.compression.mantissa_bits; bits > 0) {
+      m_rounded.assign(matrix.values.begin(), matrix.values.end());
+      for (int column = 0; column < matrix.n_features; ++column)
+        if (!coll.isCategorical(column))
+          for (std::size_t k = static_cast<std::size_t>(column); k < m_rounded.size(); k += matrix.n_features)
+            m_rounded[k] = roundMantissa(m_rounded[k], bits);
+      values = m_rounded.data();
+    }
+    f.appendRows(featuresPath(coll), values, static_cast<std::uint64_t>(matrix.tokens()));
     if (!coll.per_candidate) {
       std::vector<std::int64_t> shifted(matrix.offsets.begin() + 1, matrix.offsets.end());
       for (auto& o : shifted) o += m_tokens[c];

@@ -79,7 +79,7 @@ std::vector<std::string> SyntheticGenerator::writeShards(const Progress& progres
   });
 
   ShardWriterOptions options;
-  options.compression = {m_config.compression, m_config.compression_level};
+  options.compression = {m_config.compression, m_config.compression_level, m_config.mantissa_bits};
   options.producer = "tautrain generate (seed " + std::to_string(m_config.seed) + ")";
   std::vector<std::string> paths;
   std::unique_ptr<ShardWriter> writer;

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "fuzz/FuzzTargets.hpp"
 #include "support/RunTautrain.hpp"
@@ -268,6 +271,56 @@ TEST(ShardCompression, EveryCodecRewritesEveryValueBitForBitInUnderHalfTheBytes)
     else
       EXPECT_LT(ratio, 0.5);
   }
+}
+
+TEST(ShardCompression, MantissaRoundingKeepsCategoriesExactAndContinuousValuesWithinHalfAStep) {
+  test::TempDir dir;
+  const auto raw = writeSyntheticShards(dir, 2000);
+  const auto expected = readBuiltinShard(raw[0]);
+  const auto schema = data::FeatureSchema::builtin();
+  std::map<int, std::uintmax_t> bytes;
+  for (const int bits : {0, 10, 7}) {
+    SCOPED_TRACE(bits);
+    data::ConvertOptions options;
+    options.output_directory = dir.file("bits-" + std::to_string(bits));
+    options.compression = {io::Codec::kZstd, 0, bits};
+    data::rewriteShards(raw, schema, options);
+    const auto path = options.output_directory + "/shard-00000.h5";
+    bytes[bits] = std::filesystem::file_size(path);
+    const auto got = readBuiltinShard(path);
+    EXPECT_EQ(got.label, expected.label);
+    EXPECT_EQ(got.pt, expected.pt) << "per-candidate values stay exact: evaluation bins in them";
+    EXPECT_EQ(got.eta, expected.eta);
+    EXPECT_EQ(io::h5::File::openRead(path).hasAttribute("/pf/features", "mantissa_bits"), bits > 0);
+    for (std::size_t c = 0; c < schema.collections.size(); ++c) {
+      const auto& collection = schema.collections[c];
+      const auto& want = expected.collections[c];
+      const auto& have = got.collections[c];
+      ASSERT_EQ(have.offsets, want.offsets);
+      ASSERT_EQ(have.values.size(), want.values.size());
+      int changed = 0;
+      for (std::size_t k = 0; k < want.values.size(); ++k) {
+        const int column = static_cast<int>(k % static_cast<std::size_t>(want.n_features));
+        if (bits == 0 || collection.isCategorical(column)) {
+          ASSERT_EQ(have.values[k], want.values[k]) << collection.name << " " << collection.features[column];
+          continue;
+        }
+        // Half a step of the kept mantissa, relative; subnormals and zero have absolute steps.
+        const float tolerance = std::max(std::abs(want.values[k]) * std::ldexp(1.0f, -(bits + 1)), 1e-37f);
+        ASSERT_LE(std::abs(have.values[k] - want.values[k]), tolerance)
+            << collection.name << " " << collection.features[column] << " " << want.values[k];
+        std::uint32_t word;
+        std::memcpy(&word, &have.values[k], sizeof(word));
+        ASSERT_EQ(word & ((1u << (23 - bits)) - 1), 0u) << "dropped bits are zero";
+        changed += have.values[k] != want.values[k];
+      }
+      if (bits > 0 && collection.name == "pf") {
+        EXPECT_GT(changed, 0);
+      }
+    }
+  }
+  EXPECT_LT(static_cast<double>(bytes[10]), 0.85 * static_cast<double>(bytes[0]));
+  EXPECT_LT(bytes[7], bytes[10]);
 }
 
 TEST(ShardCompression, ARewriteNeverOverwritesItsInput) {

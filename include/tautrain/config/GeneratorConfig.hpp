@@ -22,6 +22,7 @@ struct GeneratorConfig {
   int threads = 0;
   io::Codec compression = io::Codec::kNone;
   int compression_level = 0;
+  int mantissa_bits = 0;
 
   template <class V>
   void describe(V& v) {
@@ -37,6 +38,7 @@ struct GeneratorConfig {
     v("threads", threads, "worker threads (0: all cores)");
     v("compression", compression, "lossless codec of the shards (docs/data-format.md#compression)");
     v("compression_level", compression_level, "1..9, 0: the codec's default");
+    v("mantissa_bits", mantissa_bits, "lossy: continuous features keep 1..22 mantissa bits (10 ~ fp16); 0: all");
   }
 
   void validate() const {
@@ -54,6 +56,7 @@ struct GeneratorConfig {
     TAUTRAIN_CHECK_KEY(pileup >= 0 && pileup <= 300, "pileup", "must be in [0, 300]");
     TAUTRAIN_CHECK_KEY(threads >= 0, "threads", "must be >= 0");
     TAUTRAIN_CHECK_KEY(compression_level >= 0 && compression_level <= 9, "compression_level", "must be 0..9");
+    TAUTRAIN_CHECK_KEY(mantissa_bits >= 0 && mantissa_bits <= 22, "mantissa_bits", "must be 0..22");
   }
 };
 

@@ -28,7 +28,8 @@ struct ConvertOptions {
 /// One shard per TFRecord file (same stem, .h5), files converted in parallel.
 ConvertStats tfRecordToShards(const std::vector<std::string>& inputs, const FeatureSchema& schema,
                               const TfRecordConfig& mapping, const ConvertOptions& options);
-/// One shard per shard (same name), every value bit for bit, written with options.compression.
+/// One shard per shard (same name), written with options.compression: every value bit for bit
+/// unless its mantissa_bits round the continuous features.
 ConvertStats rewriteShards(const std::vector<std::string>& inputs, const FeatureSchema& schema,
                            const ConvertOptions& options);
 /// One TFRecord file per shard (same stem, .tfrecord).

@@ -54,6 +54,7 @@ class ShardWriter {
   std::int64_t m_candidates = 0;
   std::vector<std::int64_t> m_tokens;  ///< tokens written so far per collection
   bool m_featuresCreated = false;
+  std::vector<float> m_rounded;  ///< a block's features after mantissa rounding
 };
 
 /// What to do with NaN or Inf feature values. kKeep leaves them for the caller to count
