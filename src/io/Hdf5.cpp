@@ -199,9 +199,31 @@ File File::openRead(const std::string& path) {
     H5Eclear2(H5E_DEFAULT);
     throw DataError(path + ": not an HDF5 file, or truncated/corrupt");
   }
-  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  // HDF5 lets each open file's metadata cache grow to 32 MiB, and a training epoch's random
+  // reads fill it with the chunk index: ~27 MiB per shard, GBs for a dataset of hundreds of
+  // shards. A small cache keeps the upper index levels; leaves come again from the page cache
+  // (64 KiB to 1 MiB loaded at the same rate: docs/benchmarks.md).
+  constexpr std::size_t kMetadataCacheBytes = 128 << 10;
+  Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5AC_cache_config_t cache{};
+  cache.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  H5Pget_mdc_config(access.id(), &cache);
+  cache.set_initial_size = true;
+  cache.initial_size = kMetadataCacheBytes;
+  cache.min_size = kMetadataCacheBytes / 2;
+  cache.max_size = kMetadataCacheBytes;
+  if (H5Pset_mdc_config(access.id(), &cache) < 0) fail(path, "cannot configure the metadata cache");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.id());
   if (id < 0) fail(path, "cannot open HDF5 file (truncated or corrupt?)");
   return File(Handle(id, H5Fclose), path);
+}
+
+std::size_t File::metadataCacheLimit() const {
+  Lock lock(globalMutex());
+  std::size_t max = 0, min = 0, current = 0;
+  int entries = 0;
+  if (H5Fget_mdc_size(m_handle.id(), &max, &min, &current, &entries) < 0) fail(m_path, "cannot read the metadata cache size");
+  return max;
 }
 
 File File::create(const std::string& path, const std::string& nameInErrors) {

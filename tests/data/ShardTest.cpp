@@ -169,6 +169,16 @@ TEST(Shard, IndexKeepsFewBytesPerCandidate) {
   EXPECT_GE(perCandidate, 1 + 2 * 1.0);
 }
 
+TEST(Shard, AnOpenShardKeepsASmallMetadataCacheAfterManyReads) {
+  // HDF5's default lets it grow to 32 MiB per file, filled by the chunk index during an epoch.
+  TempDir dir;
+  const auto paths = test::writeTinyShards(dir, 1, 20000);
+  const auto file = io::h5::File::openRead(paths[0]);
+  std::vector<float> rows(256 * 5);
+  for (std::uint64_t begin = 0; begin + 256 <= 20000; begin += 997) file.readRows("/pf/features", begin, begin + 256, rows.data());
+  EXPECT_LE(file.metadataCacheLimit(), std::size_t{128} << 10);
+}
+
 TEST(Shard, AnUnclosedWriterLeavesNoFile) {
   TempDir dir;
   {

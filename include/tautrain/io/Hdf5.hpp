@@ -85,6 +85,9 @@ class File {
   bool hasAttribute(const std::string& object, const std::string& name) const;
 
   void flush();
+  /// Most bytes this file's metadata cache may hold (a read-only file: 128 KiB, so that
+  /// thousands of open shards cost little).
+  std::size_t metadataCacheLimit() const;
 
  private:
   File(Handle handle, std::string path) : m_handle(std::move(handle)), m_path(std::move(path)) {}
