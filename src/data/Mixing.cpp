@@ -13,7 +13,8 @@ PlanMixing measureMixing(const EpochPlan& plan, const Dataset& dataset) {
   if (plan.batches.empty()) return mixing;
   const auto classCounts = dataset.classCounts();
   std::array<double, kNumClasses> p{};
-  for (int c = 0; c < kNumClasses; ++c) p[c] = static_cast<double>(classCounts[c]) / static_cast<double>(dataset.size());
+  for (int c = 0; c < kNumClasses; ++c)
+    p[c] = static_cast<double>(classCounts[c]) / static_cast<double>(dataset.size());
 
   std::array<double, kNumClasses> squaredZ{};
   std::vector<double> tauFraction;
