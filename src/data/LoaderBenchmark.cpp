@@ -34,9 +34,9 @@ int threadsUpTo(const LoaderBenchmarkOptions& options) {
   return options.max_threads > 0 ? options.max_threads : static_cast<int>(std::thread::hardware_concurrency());
 }
 
-/// Candidates/s of one epoch; `planBytes` receives the size of its plan.
+/// Candidates/s of one epoch.
 double epochRate(const Dataset& shards, const StandardScaler& scaler, const BatchingOptions& batching,
-                 std::int64_t blockSize, int threads, std::size_t* planBytes = nullptr) {
+                 std::int64_t blockSize, int threads) {
   LoaderOptions loaderOptions;
   loaderOptions.batching = batching;
   loaderOptions.block_size = blockSize;
@@ -44,7 +44,6 @@ double epochRate(const Dataset& shards, const StandardScaler& scaler, const Batc
   Loader loader(shards, scaler, loaderOptions);
   const auto begin = SteadyClock::now();
   loader.startEpoch(0);
-  if (planBytes) *planBytes = loader.plan().bytes();
   std::int64_t candidates = 0;
   while (auto batch = loader.next()) candidates += batch->host.size;
   return static_cast<double>(candidates) / secondsSince(begin);
@@ -120,13 +119,12 @@ LoaderBenchmark measureLoader(const LoaderBenchmarkOptions& options, const std::
   const auto smartPlan = planEpoch(counts, blocks, smart, /*seed=*/1, /*epoch=*/0);
   result.padding_efficiency_smart = paddingEfficiency(counts, smartPlan);
   result.mixing = measureMixing(smartPlan, dataset);
+  result.footprint = footprintOf(dataset, smartPlan.bytes(), openSeconds);
   result.padding_efficiency_random = paddingEfficiency(counts, planEpoch(counts, blocks, random, /*seed=*/1, /*epoch=*/0));
 
   const int maxThreads = threadsUpTo(options);
   for (int threads = 1; threads <= maxThreads; ++threads) {
-    std::size_t planBytes = 0;
-    const double rate = epochRate(dataset, scaler, smart, options.block_size, threads, &planBytes);
-    if (threads == 1) result.footprint = footprintOf(dataset, planBytes, openSeconds);
+    const double rate = epochRate(dataset, scaler, smart, options.block_size, threads);
     result.loader.push_back({threads, rate});
     logger->info("loader, {} thread(s): {:.0f} candidates/s ({:.0f} per thread)", threads, rate, rate / threads);
   }

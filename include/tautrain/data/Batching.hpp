@@ -6,13 +6,14 @@
 // across ranks.
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace tautrain::data {
 
 /// Tokens of one candidate; two bytes keep the thesis' 96 M candidates at 192 MB.
 using TokenCount = std::uint16_t;
-inline constexpr std::int64_t kMaxTokenCount = 65535;
+inline constexpr std::int64_t kMaxTokenCount = std::numeric_limits<TokenCount>::max();
 
 struct BatchingOptions {
   int batch_size = 350;              ///< candidates per batch (0: no limit)
