@@ -479,9 +479,9 @@ void addBenchCommand(CLI::App& app) {
   bench->require_subcommand(1);
   auto* loader = bench->add_subcommand("loader", "Loader throughput per thread count and padding efficiency, smart vs random batching");
   auto options = std::make_shared<LoaderBenchOptions>();
-  loader->add_option("-n,--candidates", options->measure.candidates, "synthetic candidates to generate")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  auto* candidates = loader->add_option("-n,--candidates", options->measure.candidates, "synthetic candidates to generate")
+                         ->check(CLI::PositiveNumber)
+                         ->capture_default_str();
   loader->add_option("--max-threads", options->measure.max_threads, "loader threads up to this (0: all cores)")
       ->check(CLI::NonNegativeNumber);
   loader->add_option("--batch-size", options->measure.batch_size, "candidates per batch")
@@ -493,14 +493,20 @@ void addBenchCommand(CLI::App& app) {
   loader->add_option("--block-size", options->measure.block_size, "candidates read contiguously from a shard")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  loader->add_option("--codecs", options->codecs, "shard codecs to compare, the first the baseline: " +
-                                                    core::allowedNames<io::Codec>())
-      ->delimiter(',')
-      ->capture_default_str();
-  loader->add_option("--work-dir", options->workDir, "keep the generated shards here (default: a temporary directory)");
-  loader->add_option("--data", options->data,
-                     "measure these shards instead (files, directories, globs): memory, and reads from the disk per "
-                     "thread count; nothing is generated");
+  auto* codecs = loader->add_option("--codecs", options->codecs, "shard codecs to compare, the first the baseline: " +
+                                                                   core::allowedNames<io::Codec>())
+                     ->delimiter(',')
+                     ->capture_default_str();
+  auto* workDir =
+      loader->add_option("--work-dir", options->workDir, "keep the generated shards here (default: a temporary directory)");
+  // What generated shards are for means nothing for given ones: say so rather than ignore it.
+  loader
+      ->add_option("--data", options->data,
+                   "measure these shards instead (files, directories, globs): memory, and reads from the disk per "
+                   "thread count; nothing is generated")
+      ->excludes(candidates)
+      ->excludes(codecs)
+      ->excludes(workDir);
   loader->add_option("--json", options->json, "write the figures as JSON");
   loader->callback([options] { runLoaderBench(*options); });
 

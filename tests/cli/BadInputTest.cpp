@@ -280,6 +280,13 @@ TEST_F(BadInput, ConfigsScalersTablesAndRecords) {
   const auto negative = runTautrain("bench loader -n -5");
   EXPECT_EQ(negative.code, 2) << negative.output;
   EXPECT_NE(negative.output.find("--candidates"), std::string::npos) << "names the option: " << negative.output;
+  // Generating options mean nothing for given shards: refused, not ignored.
+  const auto generateAndGiven = runTautrain("bench loader --data " + out("none") + " --codecs zstd");
+  EXPECT_EQ(generateAndGiven.code, 2) << generateAndGiven.output;
+  EXPECT_NE(generateAndGiven.output.find("--codecs excludes --data"), std::string::npos) << generateAndGiven.output;
+  const auto missingShards = runTautrain("bench loader --data " + out("none"));
+  EXPECT_EQ(missingShards.code, 3) << missingShards.output;
+  EXPECT_NE(missingShards.output.find(out("none")), std::string::npos) << missingShards.output;
 
   const auto study = runTautrain("condor study nonsense --test x.h5 -o " + out("study"));
   EXPECT_EQ(study.code, 2) << study.output;
