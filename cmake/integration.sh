@@ -53,7 +53,7 @@ mapfile -t SETUP_PACKAGES < <(TAUTRAIN_SETUP_FOR=tests TAUTRAIN_DEBIAN_RELEASE=1
 CUDA_PACKAGES=(cmake ninja-build g++ ccache pkg-config libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nvidia-cuda-toolkit
   libopenblas0-openmp libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev libjemalloc-dev hdf5-filter-plugin
-  hdf5-filter-plugin-blosc-serial)
+  hdf5-filter-plugin-blosc-serial libblosc-dev liblz4-dev zlib1g-dev)
 # What a GPU machine has (its image: compiler, CMake, ninja, Python with PyTorch), and what the
 # build needs besides, which a GPU run carries as .debs. The rehearsal root gets the first, then
 # the second is downloaded (the packages the first lacks), then Debian 12's CPU LibTorch and
@@ -61,7 +61,7 @@ CUDA_PACKAGES=(cmake ninja-build g++ ccache pkg-config libtorch-cuda-dev libgloo
 GPU_IMAGE_PACKAGES=(cmake ninja-build g++ python3 ccache)
 GPU_CARRIED_PACKAGES=(libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libeigen3-dev libprotobuf-dev protobuf-compiler libgtest-dev libjemalloc-dev hdf5-filter-plugin
-  hdf5-filter-plugin-blosc-serial)
+  hdf5-filter-plugin-blosc-serial libblosc-dev liblz4-dev zlib1g-dev)
 GPU_STAND_IN_PACKAGES=(libtorch-dev libgloo-dev python3-torch)
 # The test root adds HTCondor (a personal pool in one package) for the tests of `tautrain condor`.
 case "$COMMAND" in

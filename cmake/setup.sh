@@ -8,7 +8,8 @@ TAUTRAIN_BUILD_DIR="${TAUTRAIN_BUILD_DIR:-$TAUTRAIN_ROOT/build}"
 
 # Everything the build needs, from Debian's archive. OpenBLAS: LibTorch calls the system BLAS,
 # and the reference BLAS is about 12x slower.
-# The HDF5 filter plugins read and write zstd and LZ4 shards (docs/data-format.md#compression).
+# The HDF5 filter plugins read and write zstd and LZ4 shards (docs/data-format.md#compression);
+# Blosc, LZ4 and zlib decode their chunks outside HDF5's lock (src/io/ChunkDecode.hpp).
 # c10d's Gloo header, included by dist/Communicator.cpp, needs libgloo-dev's headers, and
 # libtorch-dev does not depend on it. The test Packages.* (cmake/check_packages.py) fails naming any
 # package the build uses that this list does not bring in.
@@ -16,7 +17,7 @@ tautrain_packages=(cmake ninja-build g++ ccache pkg-config
   libtorch-dev libgloo-dev libopenblas0-openmp
   libyaml-cpp-dev libspdlog-dev libfmt-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev gnuplot-nox libjemalloc-dev
-  hdf5-filter-plugin hdf5-filter-plugin-blosc-serial)
+  hdf5-filter-plugin hdf5-filter-plugin-blosc-serial libblosc-dev liblz4-dev zlib1g-dev)
 # ONNX Runtime, which `tautrain export --check` compares LibTorch with, is in Debian from 13 on
 # (TAUTRAIN_DEBIAN_RELEASE overrides the release read from /etc/os-release).
 tautrain_debian_release="${TAUTRAIN_DEBIAN_RELEASE:-$(. /etc/os-release 2>/dev/null && echo "${VERSION_ID:-0}")}"

@@ -155,6 +155,8 @@ void runLoaderBench(LoaderBenchOptions options) {
                       {"rewrite_candidates_per_s", c.rewrite_per_s},
                       {"loader_one_thread_candidates_per_s", c.loader_one_thread_per_s},
                       {"loader_all_threads_candidates_per_s", c.loader_all_threads_per_s},
+                      {"hdf5_filters_one_thread_candidates_per_s", c.hdf5_filters_one_thread_per_s},
+                      {"hdf5_filters_all_threads_candidates_per_s", c.hdf5_filters_all_threads_per_s},
                       {"bytes_vs_first", c.bytes_per_candidate / r.codecs.front().bytes_per_candidate},
                       {"loader_one_thread_vs_first", c.loader_one_thread_per_s / r.codecs.front().loader_one_thread_per_s},
                       {"disk_one_thread", diskJson(c.disk_one_thread)},
@@ -192,6 +194,14 @@ void runLoaderBench(LoaderBenchOptions options) {
                              row["loader_one_thread_vs_first"].get<double>(),
                              row["loader_all_threads_candidates_per_s"].get<double>(), allThreads,
                              row["rewrite_candidates_per_s"].get<double>());
+  for (const auto& c : r.codecs)
+    if (c.hdf5_filters_one_thread_per_s > 0)
+      std::cout << fmt::format("shards {:<8} decoded by HDF5 under its lock: {:.0f} candidates/s on 1 thread, {:.0f} on "
+                               "{}; decoding outside it is {:.2f}x and {:.2f}x that\n",
+                               core::nameOf(c.compression.codec), c.hdf5_filters_one_thread_per_s,
+                               c.hdf5_filters_all_threads_per_s, allThreads,
+                               c.loader_one_thread_per_s / c.hdf5_filters_one_thread_per_s,
+                               c.loader_all_threads_per_s / c.hdf5_filters_all_threads_per_s);
   for (const auto& c : r.codecs)
     std::cout << fmt::format("shards {:<8} from disk: {:.0f} candidates/s on 1 thread, {:.0f} on {} ({:.0f} MB/s, {:.0f} "
                              "bytes read per candidate, {:.1f} % cached before)\n",

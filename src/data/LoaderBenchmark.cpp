@@ -15,6 +15,7 @@
 #include "tautrain/data/Dataset.hpp"
 #include "tautrain/data/Loader.hpp"
 #include "tautrain/data/SyntheticGenerator.hpp"
+#include "tautrain/io/Hdf5.hpp"
 #include "tautrain/io/PageCache.hpp"
 
 namespace tautrain::data {
@@ -148,12 +149,19 @@ LoaderBenchmark measureLoader(const LoaderBenchmarkOptions& options, const std::
     const Dataset shards(rewritten, schema);
     rate.loader_one_thread_per_s = epochRate(shards, scaler, smart, options.block_size, 1);
     rate.loader_all_threads_per_s = epochRate(shards, scaler, smart, options.block_size, maxThreads);
+    if (compression.codec != io::Codec::kNone) {
+      io::h5::setChunkDecoding(io::h5::ChunkDecoding::kThroughHdf5);
+      rate.hdf5_filters_one_thread_per_s = epochRate(shards, scaler, smart, options.block_size, 1);
+      rate.hdf5_filters_all_threads_per_s = epochRate(shards, scaler, smart, options.block_size, maxThreads);
+      io::h5::setChunkDecoding(io::h5::ChunkDecoding::kOutsideLock);
+    }
     rate.disk_one_thread = diskRate(rewritten, shards, scaler, smart, options.block_size, 1);
     rate.disk_all_threads = diskRate(rewritten, shards, scaler, smart, options.block_size, maxThreads);
-    logger->info("{} level {}: {:.0f} bytes/candidate, loader {:.0f} candidates/s on 1 thread, {:.0f} on {}; "
-                 "from disk {:.0f} and {:.0f}",
+    logger->info("{} level {}: {:.0f} bytes/candidate, loader {:.0f} candidates/s on 1 thread, {:.0f} on {} "
+                 "({:.0f} and {:.0f} decoded by HDF5); from disk {:.0f} and {:.0f}",
                  core::nameOf(compression.codec), compression.level, rate.bytes_per_candidate,
                  rate.loader_one_thread_per_s, rate.loader_all_threads_per_s, maxThreads,
+                 rate.hdf5_filters_one_thread_per_s, rate.hdf5_filters_all_threads_per_s,
                  rate.disk_one_thread.candidates_per_s, rate.disk_all_threads.candidates_per_s);
     result.codecs.push_back(rate);
     fs::remove_all(rewrite.output_directory);

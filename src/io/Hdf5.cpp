@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -11,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "ChunkDecode.hpp"
 #include "tautrain/core/Error.hpp"
 
 namespace tautrain::io::h5 {
@@ -19,6 +22,13 @@ std::recursive_mutex& globalMutex() {
   static std::recursive_mutex mutex;
   return mutex;
 }
+
+namespace {
+std::atomic<ChunkDecoding> g_chunkDecoding{ChunkDecoding::kOutsideLock};
+}  // namespace
+
+void setChunkDecoding(ChunkDecoding decoding) { g_chunkDecoding = decoding; }
+ChunkDecoding chunkDecoding() { return g_chunkDecoding; }
 
 namespace {
 
@@ -75,9 +85,6 @@ bool isNumeric(hid_t type) {
   return typeClass == H5T_INTEGER || typeClass == H5T_FLOAT;
 }
 
-// Registered HDF5 filter numbers (https://github.com/HDFGroup/hdf5_plugins/blob/master/docs/RegisteredFilterPlugins.md).
-constexpr H5Z_filter_t kBloscFilter = 32001;
-constexpr H5Z_filter_t kLz4Filter = 32004;
 constexpr unsigned kBloscShuffle = 1, kBloscZstd = 5;  // blosc.h: BLOSC_SHUFFLE, BLOSC_ZSTD_COMPCODE
 
 /// The filter of a codec, its plugin's name and the Debian package that ships it.
@@ -149,6 +156,94 @@ void addFilters(hid_t props, const Compression& compression, const std::string& 
       H5Pset_filter(props, kLz4Filter, H5Z_FLAG_OPTIONAL, 1, &blockBytes);
       return;
     }
+  }
+}
+
+/// The filters of a chunked dataset, if decodeChunk can undo them all and the read needs no
+/// type conversion (HDF5 converts while it copies; the raw path does not): else empty.
+std::vector<ChunkFilter> pipelineOutsideLock(hid_t dataset, hid_t fileType, hid_t memoryType) {
+  if (chunkDecoding() != ChunkDecoding::kOutsideLock || H5Tequal(fileType, memoryType) <= 0) return {};
+  Handle props(H5Dget_create_plist(dataset), H5Pclose);
+  if (H5Pget_layout(props.id()) != H5D_CHUNKED) return {};
+  const int filters = H5Pget_nfilters(props.id());
+  std::vector<ChunkFilter> pipeline(std::max(filters, 0));
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0, values[8] = {};
+    std::size_t count = 8;
+    pipeline[i].id = H5Pget_filter2(props.id(), static_cast<unsigned>(i), &flags, &count, values, 0, nullptr, nullptr);
+    pipeline[i].values.assign(values, values + std::min<std::size_t>(count, 8));
+  }
+  return canDecodeOutsideHdf5(pipeline) ? pipeline : std::vector<ChunkFilter>{};
+}
+
+/// A read's chunks as stored, fetched under the lock and decoded after it.
+struct RawChunks {
+  std::vector<ChunkFilter> pipeline;
+  hsize_t chunkRows = 1, chunkColumns = 1, columns = 1;
+  std::size_t elementSize = 0;
+  struct Chunk {
+    hsize_t row, column;
+    std::uint32_t skipped;  ///< H5Dread_chunk's mask of filters not applied to it
+    std::size_t at, bytes;  ///< where in `bytes`
+  };
+  std::vector<Chunk> chunks;
+  std::vector<std::byte> bytes;
+};
+
+/// Fetches every chunk that rows [begin, end) touch; false (nothing fetched) where the raw path
+/// does not apply: unknown filters, a type conversion, or a chunk never written (HDF5 fills it).
+bool fetchRawChunks(hid_t dataset, hid_t fileType, hid_t memoryType, int rank, const hsize_t dims[2],
+                    std::uint64_t begin, std::uint64_t end, RawChunks& raw, const std::string& path,
+                    const std::string& name) {
+  raw.pipeline = pipelineOutsideLock(dataset, fileType, memoryType);
+  if (raw.pipeline.empty()) return false;
+  Handle props(H5Dget_create_plist(dataset), H5Pclose);
+  hsize_t chunk[2] = {1, 1};
+  if (H5Pget_chunk(props.id(), rank, chunk) != rank) return false;
+  raw.chunkRows = chunk[0];
+  raw.chunkColumns = rank == 2 ? chunk[1] : 1;
+  raw.columns = dims[1];
+  raw.elementSize = H5Tget_size(fileType);
+  raw.chunks.clear();
+  raw.bytes.clear();
+  for (hsize_t row = begin / raw.chunkRows * raw.chunkRows; row < end; row += raw.chunkRows) {
+    for (hsize_t column = 0; column < raw.columns; column += raw.chunkColumns) {
+      const hsize_t offset[2] = {row, column};
+      hsize_t bytes = 0;
+      if (H5Dget_chunk_storage_size(dataset, offset, &bytes) < 0 || bytes == 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return false;
+      }
+      const std::size_t at = raw.bytes.size();
+      raw.bytes.resize(at + bytes);
+      std::uint32_t skipped = 0;
+      if (H5Dread_chunk(dataset, H5P_DEFAULT, offset, &skipped, raw.bytes.data() + at) < 0)
+        fail(path, fmt::format("cannot read the chunk at row {} of '{}' (truncated or corrupt file?)", row, name));
+      raw.chunks.push_back({row, column, skipped, at, bytes});
+    }
+  }
+  return true;
+}
+
+/// Copies `rows` rows of `width` elements from a decoded chunk (rows `inStride` apart) into the
+/// output (rows `outStride` apart). Column chunks are one element wide: typed, not memcpy.
+template <typename Word>
+void copyColumn(const std::byte* in, std::size_t rows, std::size_t inStride, std::byte* out, std::size_t outStride) {
+  for (std::size_t r = 0; r < rows; ++r)
+    std::memcpy(out + r * outStride * sizeof(Word), in + r * inStride * sizeof(Word), sizeof(Word));
+}
+
+void copyRows(const std::byte* in, std::size_t rows, std::size_t width, std::size_t inStride, std::byte* out,
+              std::size_t outStride, std::size_t elementSize) {
+  if (width == inStride && width == outStride) {
+    std::memcpy(out, in, rows * width * elementSize);
+  } else if (width == 1 && elementSize == 4) {
+    copyColumn<std::uint32_t>(in, rows, inStride, out, outStride);
+  } else if (width == 1 && elementSize == 8) {
+    copyColumn<std::uint64_t>(in, rows, inStride, out, outStride);
+  } else {
+    for (std::size_t r = 0; r < rows; ++r)
+      std::memcpy(out + r * outStride * elementSize, in + r * inStride * elementSize, width * elementSize);
   }
 }
 
@@ -297,33 +392,64 @@ std::vector<std::int64_t> File::readWholeNumbers(const std::string& dataset, con
 
 void File::readRowsImpl(const std::string& dataset, std::uint64_t begin, std::uint64_t end, hid_t type,
                         void* out) const {
+  thread_local RawChunks raw;
+  {
+    Lock lock(globalMutex());
+    Handle ds = openDataset(m_handle.id(), m_path, dataset);
+    // HDF5 would fail the read with "no conversion path": say what was found and what is expected.
+    Handle fileType(H5Dget_type(ds.id()), H5Tclose);
+    if (!isNumeric(fileType.id()))
+      throw DataError(m_path + ": dataset '" + dataset + "' has dtype " + dtypeName(fileType.id()) + ", expected " +
+                      dtypeName(type) + " (or another numeric type)");
+    Handle space(H5Dget_space(ds.id()), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.id());
+    if (rank < 1 || rank > 2) fail(m_path, "dataset '" + dataset + "' must be 1-D or 2-D");
+    hsize_t dims[2] = {0, 1};
+    H5Sget_simple_extent_dims(space.id(), dims, nullptr);
+    if (end < begin || end > dims[0])
+      throw DataError(m_path + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                      ") run past dataset '" + dataset + "' of " + std::to_string(dims[0]) + " rows");
+    if (end == begin) return;
+    if (!fetchRawChunks(ds.id(), fileType.id(), type, rank, dims, begin, end, raw, m_path, dataset)) {
+      hsize_t start[2] = {begin, 0};
+      hsize_t count[2] = {end - begin, dims[1]};
+      if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0)
+        fail(m_path, "cannot select rows of '" + dataset + "'");
+      Handle memory(H5Screate_simple(rank, count, nullptr), H5Sclose);
+      if (H5Dread(ds.id(), type, memory.id(), space.id(), H5P_DEFAULT, out) < 0) {
+        if (const auto missing = missingFilter(ds.id()); !missing.empty())
+          throw DataError(m_path + ": cannot read dataset '" + dataset + "': " + missing);
+        fail(m_path, "cannot read rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of '" +
+                         dataset + "' (truncated or corrupt file?)");
+      }
+      return;
+    }
+  }
+  // The lock is released: other threads read and decode while this one decodes.
+  thread_local std::vector<std::byte> decoded, scratch;
+  const std::size_t chunkBytes = raw.chunkRows * raw.chunkColumns * raw.elementSize;
+  auto* target = static_cast<std::byte*>(out);
+  for (const auto& chunk : raw.chunks) {
+    try {
+      decodeChunk(raw.pipeline, chunk.skipped, raw.bytes.data() + chunk.at, chunk.bytes, chunkBytes, decoded, scratch);
+    } catch (const DataError& e) {
+      throw DataError(fmt::format("{}: dataset '{}', chunk at row {}: {} (truncated or corrupt file?)", m_path, dataset,
+                                  chunk.row, e.what()));
+    }
+    const hsize_t first = std::max<hsize_t>(begin, chunk.row);
+    const hsize_t last = std::min<hsize_t>(end, chunk.row + raw.chunkRows);
+    const hsize_t width = std::min(raw.chunkColumns, raw.columns - chunk.column);
+    copyRows(decoded.data() + (first - chunk.row) * raw.chunkColumns * raw.elementSize, last - first, width,
+             raw.chunkColumns, target + ((first - begin) * raw.columns + chunk.column) * raw.elementSize, raw.columns,
+             raw.elementSize);
+  }
+}
+
+bool File::decodesOutsideLockImpl(const std::string& dataset, hid_t type) const {
   Lock lock(globalMutex());
   Handle ds = openDataset(m_handle.id(), m_path, dataset);
-  // HDF5 would fail the read with "no conversion path": say what was found and what is expected.
   Handle fileType(H5Dget_type(ds.id()), H5Tclose);
-  if (!isNumeric(fileType.id()))
-    throw DataError(m_path + ": dataset '" + dataset + "' has dtype " + dtypeName(fileType.id()) + ", expected " +
-                    dtypeName(type) + " (or another numeric type)");
-  Handle space(H5Dget_space(ds.id()), H5Sclose);
-  const int rank = H5Sget_simple_extent_ndims(space.id());
-  if (rank < 1 || rank > 2) fail(m_path, "dataset '" + dataset + "' must be 1-D or 2-D");
-  hsize_t dims[2] = {0, 1};
-  H5Sget_simple_extent_dims(space.id(), dims, nullptr);
-  if (end < begin || end > dims[0])
-    throw DataError(m_path + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") run past dataset '" +
-                    dataset + "' of " + std::to_string(dims[0]) + " rows");
-  if (end == begin) return;
-  hsize_t start[2] = {begin, 0};
-  hsize_t count[2] = {end - begin, dims[1]};
-  if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0)
-    fail(m_path, "cannot select rows of '" + dataset + "'");
-  Handle memory(H5Screate_simple(rank, count, nullptr), H5Sclose);
-  if (H5Dread(ds.id(), type, memory.id(), space.id(), H5P_DEFAULT, out) < 0) {
-    if (const auto missing = missingFilter(ds.id()); !missing.empty())
-      throw DataError(m_path + ": cannot read dataset '" + dataset + "': " + missing);
-    fail(m_path, "cannot read rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of '" + dataset +
-                     "' (truncated or corrupt file?)");
-  }
+  return !pipelineOutsideLock(ds.id(), fileType.id(), type).empty();
 }
 
 void File::createExtendableImpl(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows,

@@ -80,10 +80,6 @@ std::string openError(const std::string& path, data::ShardReadOptions options = 
   return "no error";
 }
 
-void expectMentions(const std::string& message, std::initializer_list<const char*> parts) {
-  for (const char* part : parts) EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-}
-
 }  // namespace
 
 TEST(Shard, WriteThenReadIsExact) {
@@ -189,12 +185,12 @@ TEST(Shard, AnUnclosedWriterLeavesNoFile) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("b.h5.tmp")));
 }
 
-TEST(ShardBadInput, MissingFile) { expectMentions(openError("/nonexistent/shard.h5"), {"/nonexistent/shard.h5", "not found"}); }
+TEST(ShardBadInput, MissingFile) { test::expectMentions(openError("/nonexistent/shard.h5"), {"/nonexistent/shard.h5", "not found"}); }
 
 TEST(ShardBadInput, NotHdf5) {
   TempDir dir;
   std::ofstream(dir.file("text.h5")) << "this is not an HDF5 file\n";
-  expectMentions(openError(dir.file("text.h5")), {"text.h5", "not an HDF5 file"});
+  test::expectMentions(openError(dir.file("text.h5")), {"text.h5", "not an HDF5 file"});
 }
 
 TEST(ShardBadInput, TruncatedFile) {
@@ -204,7 +200,7 @@ TEST(ShardBadInput, TruncatedFile) {
   std::filesystem::copy_file(dir.file("full.h5"), dir.file("cut.h5"));
   std::filesystem::resize_file(dir.file("cut.h5"), size / 2);
   const auto message = openError(dir.file("cut.h5"));
-  expectMentions(message, {"cut.h5"});
+  test::expectMentions(message, {"cut.h5"});
   EXPECT_NE(message, "no error");
 }
 
@@ -213,7 +209,7 @@ TEST(ShardBadInput, WrongSchemaVersion) {
   RawShard raw;
   raw.version = 99;
   raw.write(dir.file("v99.h5"));
-  expectMentions(openError(dir.file("v99.h5")), {"v99.h5", "schema version 99"});
+  test::expectMentions(openError(dir.file("v99.h5")), {"v99.h5", "schema version 99"});
 }
 
 TEST(ShardBadInput, FeatureNamesDoNotMatch) {
@@ -221,7 +217,7 @@ TEST(ShardBadInput, FeatureNamesDoNotMatch) {
   RawShard raw;
   raw.pfNames[2] = "relpt";
   raw.write(dir.file("names.h5"));
-  expectMentions(openError(dir.file("names.h5")), {"names.h5", "'pf'", "column 2 is 'relpt'", "'rel_pt'"});
+  test::expectMentions(openError(dir.file("names.h5")), {"names.h5", "'pf'", "column 2 is 'relpt'", "'rel_pt'"});
 }
 
 TEST(ShardBadInput, OffsetsNotMonotonic) {
@@ -229,7 +225,7 @@ TEST(ShardBadInput, OffsetsNotMonotonic) {
   RawShard raw;
   raw.pfOffsets = {0, 2, 1, 3, 4};
   raw.write(dir.file("mono.h5"));
-  expectMentions(openError(dir.file("mono.h5")), {"mono.h5", "candidate 1", "decreases"});
+  test::expectMentions(openError(dir.file("mono.h5")), {"mono.h5", "candidate 1", "decreases"});
 }
 
 TEST(ShardBadInput, OffsetsRunPastTokens) {
@@ -237,7 +233,7 @@ TEST(ShardBadInput, OffsetsRunPastTokens) {
   RawShard raw;
   raw.pfOffsets = {0, 1, 3, 3, 9};
   raw.write(dir.file("past.h5"));
-  expectMentions(openError(dir.file("past.h5")), {"past.h5", "run past the token array"});
+  test::expectMentions(openError(dir.file("past.h5")), {"past.h5", "run past the token array"});
 }
 
 TEST(ShardBadInput, NonFiniteFeatureIsAnErrorOrReplaced) {
@@ -245,7 +241,7 @@ TEST(ShardBadInput, NonFiniteFeatureIsAnErrorOrReplaced) {
   RawShard raw;
   raw.pfValue = std::numeric_limits<float>::quiet_NaN();
   raw.write(dir.file("nan.h5"));
-  expectMentions(openError(dir.file("nan.h5")), {"nan.h5", "candidate 0", "feature 'rel_pt'", "nan"});
+  test::expectMentions(openError(dir.file("nan.h5")), {"nan.h5", "candidate 0", "feature 'rel_pt'", "nan"});
 
   data::ShardReadOptions replace;
   replace.non_finite = data::NonFinitePolicy::kReplace;
@@ -267,7 +263,7 @@ TEST(ShardBadInput, LabelOutOfRange) {
   RawShard raw;
   raw.label[2] = 7;
   raw.write(dir.file("label.h5"));
-  expectMentions(openError(dir.file("label.h5")), {"label.h5", "candidate 2", "label 7"});
+  test::expectMentions(openError(dir.file("label.h5")), {"label.h5", "candidate 2", "label 7"});
 }
 
 TEST(ShardBadInput, CandidateOverTheHardTokenLimit) {
@@ -276,7 +272,7 @@ TEST(ShardBadInput, CandidateOverTheHardTokenLimit) {
   data::ShardReadOptions options;
   options.hard_token_limit = 3;
   // Candidate 1: 1 global + 2 pf + 1 muon = 4 tokens.
-  expectMentions(openError(dir.file("limit.h5"), options), {"limit.h5", "candidate 1", "4 tokens", "hard limit of 3"});
+  test::expectMentions(openError(dir.file("limit.h5"), options), {"limit.h5", "candidate 1", "4 tokens", "hard limit of 3"});
 }
 
 TEST(ShardBadInput, RunningOutOfFileDescriptorsNamesTheLimitNotACorruptFile) {
@@ -298,7 +294,7 @@ TEST(ShardBadInput, RunningOutOfFileDescriptorsNamesTheLimitNotACorruptFile) {
   }
   EXPECT_EQ(raiseOpenFileLimit(), static_cast<std::int64_t>(saved.rlim_max));
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
-  expectMentions(message, {"tiny-", "Too many open files", "ulimit -n", std::to_string(open + 10).c_str()});
+  test::expectMentions(message, {"tiny-", "Too many open files", "ulimit -n", std::to_string(open + 10).c_str()});
   EXPECT_EQ(message.find("corrupt"), std::string::npos) << message;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,11 @@ inline model::ModelConfig smallModel(model::Layout layout = model::Layout::kPadd
   config.decoder_hidden1 = 32;
   config.decoder_hidden2 = 16;
   return config;
+}
+
+/// Every part appears in an error message.
+inline void expectMentions(const std::string& message, std::initializer_list<std::string> parts) {
+  for (const auto& part : parts) EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
 }
 
 /// A fresh directory per instance, removed afterwards.

@@ -57,6 +57,9 @@ struct LoaderBenchmark {
     double rewrite_per_s = 0;           ///< candidates/s rewriting the shards, one thread
     double loader_one_thread_per_s = 0; ///< candidates/s, page cache warm: decoding, not the disk
     double loader_all_threads_per_s = 0;
+    /// The same two, decoded by HDF5's own filters under its lock (io::h5::ChunkDecoding): the
+    /// baseline of decoding outside it. 0 for uncompressed shards.
+    double hdf5_filters_one_thread_per_s = 0, hdf5_filters_all_threads_per_s = 0;
     DiskRate disk_one_thread, disk_all_threads;
   };
   std::vector<CodecRate> codecs;

@@ -15,6 +15,14 @@ namespace tautrain::io::h5 {
 /// Lock held around every HDF5 call.
 std::recursive_mutex& globalMutex();
 
+/// Where the chunks of a compressed dataset are decoded. Outside the lock (the default), a read
+/// fetches its chunks raw under the lock and decodes them after releasing it, so that loader
+/// threads decode in parallel; datasets with filters tautrain does not write, or read as another
+/// type, always go through HDF5. Through HDF5: the library's own filters, under the lock.
+enum class ChunkDecoding { kOutsideLock, kThroughHdf5 };
+void setChunkDecoding(ChunkDecoding decoding);
+ChunkDecoding chunkDecoding();
+
 /// Owns an hid_t and closes it with the matching H5*close.
 class Handle {
  public:
@@ -64,6 +72,11 @@ class File {
   void readRows(const std::string& dataset, std::uint64_t begin, std::uint64_t end, T* out) const;
   template <typename T>
   std::vector<T> readAll(const std::string& dataset) const;
+  /// Whether reads of `dataset` as T decode its chunks outside HDF5's lock (ChunkDecoding).
+  template <typename T>
+  bool decodesOutsideLock(const std::string& dataset) const {
+    return decodesOutsideLockImpl(dataset, nativeType<T>());
+  }
 
   /// Creates an extendable, chunked dataset of `columns` columns (0: 1-D). A compressed 2-D
   /// dataset is chunked by column: a column's values resemble each other, so they compress far
@@ -92,6 +105,7 @@ class File {
  private:
   File(Handle handle, std::string path) : m_handle(std::move(handle)), m_path(std::move(path)) {}
   void readRowsImpl(const std::string& dataset, std::uint64_t begin, std::uint64_t end, hid_t type, void* out) const;
+  bool decodesOutsideLockImpl(const std::string& dataset, hid_t type) const;
   void createExtendableImpl(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows,
                             const Compression& compression, hid_t type);
   void appendRowsImpl(const std::string& dataset, const void* data, std::uint64_t rows, hid_t type);
