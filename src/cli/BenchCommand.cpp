@@ -25,6 +25,7 @@
 #include "tautrain/dist/Launcher.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/eval/RocBenchmark.hpp"
+#include "tautrain/io/Hdf5.hpp"
 #include "tautrain/io/Json.hpp"
 #include "tautrain/train/Benchmark.hpp"
 
@@ -39,6 +40,7 @@ struct LoaderBenchOptions {
   std::vector<std::string> codecs = {"none", "deflate", "zstd"};
   std::string workDir;
   std::vector<std::string> data;
+  bool hdf5Filters = false;  ///< --data: decode through HDF5's filters, under its lock
   std::string json;
 };
 
@@ -82,6 +84,8 @@ void printFootprint(const data::LoaderFootprint& f) {
 
 /// `bench loader --data`: the given shards, read from the disk.
 void runLoaderBenchOn(const LoaderBenchOptions& options) {
+  const io::h5::ScopedChunkDecoding decoding(options.hdf5Filters ? io::h5::ChunkDecoding::kThroughHdf5
+                                                                : io::h5::ChunkDecoding::kOutsideLock);
   const auto r = data::measureLoaderOn(data::expandPaths(options.data), options.measure);
   nlohmann::json disk = nlohmann::json::array();
   for (const auto& rate : r.disk) disk.push_back(diskJson(rate));
@@ -93,13 +97,15 @@ void runLoaderBenchOn(const LoaderBenchOptions& options) {
                                  {"bytes_per_candidate", r.bytes_per_candidate},
                                  {"batch_size", options.measure.batch_size},
                                  {"block_size", options.measure.block_size},
+                                 {"chunks_decoded", options.hdf5Filters ? "by HDF5, under its lock" : "outside HDF5's lock"},
                                  {"footprint", footprintJson(r.footprint)},
                                  {"mixing", mixingJson(r.mixing)},
                                  {"disk", disk},
                                  {"peak_resident_bytes", r.peak_resident_bytes}};
   std::cout << "machine: " << machineDescription() << "\n"
-            << fmt::format("{} candidates in {} shards, {:.0f} bytes/candidate on disk\n", r.candidates, r.shards,
-                           r.bytes_per_candidate);
+            << fmt::format("{} candidates in {} shards, {:.0f} bytes/candidate on disk; compressed chunks decoded {}\n",
+                           r.candidates, r.shards, r.bytes_per_candidate,
+                           options.hdf5Filters ? "by HDF5, under its lock" : "outside HDF5's lock");
   printFootprint(r.footprint);
   printMixing(r.mixing, options.measure.block_size);
   for (const auto& rate : r.disk)
@@ -510,13 +516,19 @@ void addBenchCommand(CLI::App& app) {
   auto* workDir =
       loader->add_option("--work-dir", options->workDir, "keep the generated shards here (default: a temporary directory)");
   // What generated shards are for means nothing for given ones: say so rather than ignore it.
-  loader
+  auto* data = loader
       ->add_option("--data", options->data,
                    "measure these shards instead (files, directories, globs): memory, and reads from the disk per "
                    "thread count; nothing is generated")
       ->excludes(candidates)
       ->excludes(codecs)
       ->excludes(workDir);
+  // Generated shards are measured both ways by themselves.
+  loader
+      ->add_flag("--hdf5-filters", options->hdf5Filters,
+                 "with --data: decode compressed chunks through HDF5's own filters, under its lock (the baseline "
+                 "of decoding outside it, the default)")
+      ->needs(data);
   loader->add_option("--json", options->json, "write the figures as JSON");
   loader->callback([options] { runLoaderBench(*options); });
 

@@ -150,10 +150,9 @@ LoaderBenchmark measureLoader(const LoaderBenchmarkOptions& options, const std::
     rate.loader_one_thread_per_s = epochRate(shards, scaler, smart, options.block_size, 1);
     rate.loader_all_threads_per_s = epochRate(shards, scaler, smart, options.block_size, maxThreads);
     if (compression.codec != io::Codec::kNone) {
-      io::h5::setChunkDecoding(io::h5::ChunkDecoding::kThroughHdf5);
+      const io::h5::ScopedChunkDecoding throughHdf5(io::h5::ChunkDecoding::kThroughHdf5);
       rate.hdf5_filters_one_thread_per_s = epochRate(shards, scaler, smart, options.block_size, 1);
       rate.hdf5_filters_all_threads_per_s = epochRate(shards, scaler, smart, options.block_size, maxThreads);
-      io::h5::setChunkDecoding(io::h5::ChunkDecoding::kOutsideLock);
     }
     rate.disk_one_thread = diskRate(rewritten, shards, scaler, smart, options.block_size, 1);
     rate.disk_all_threads = diskRate(rewritten, shards, scaler, smart, options.block_size, maxThreads);

@@ -284,6 +284,11 @@ TEST_F(BadInput, ConfigsScalersTablesAndRecords) {
   const auto generateAndGiven = runTautrain("bench loader --data " + out("none") + " --codecs zstd");
   EXPECT_EQ(generateAndGiven.code, 2) << generateAndGiven.output;
   EXPECT_NE(generateAndGiven.output.find("--codecs excludes --data"), std::string::npos) << generateAndGiven.output;
+  // And a measuring option for given shards means nothing for generated ones.
+  const auto filtersWithoutData = runTautrain("bench loader -n 100 --hdf5-filters");
+  EXPECT_EQ(filtersWithoutData.code, 2) << filtersWithoutData.output;
+  EXPECT_NE(filtersWithoutData.output.find("--hdf5-filters requires --data"), std::string::npos)
+      << filtersWithoutData.output;
   const auto missingShards = runTautrain("bench loader --data " + out("none"));
   EXPECT_EQ(missingShards.code, 3) << missingShards.output;
   EXPECT_NE(missingShards.output.find(out("none")), std::string::npos) << missingShards.output;

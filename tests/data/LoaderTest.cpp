@@ -13,6 +13,7 @@
 #include "tautrain/data/LoaderBenchmark.hpp"
 #include "tautrain/data/Mixing.hpp"
 #include "tautrain/data/TensorBatch.hpp"
+#include "tautrain/io/Hdf5.hpp"
 
 using namespace tautrain;
 
@@ -227,6 +228,13 @@ TEST(LoaderBenchmark, MeasuresGeneratorScalerPaddingAndEveryThreadCount) {
     }
   EXPECT_EQ(r.codecs[0].disk_one_thread.threads, 1);
   EXPECT_EQ(r.codecs[0].disk_all_threads.threads, 2);
+  // Compressed shards are also measured decoded by HDF5, the baseline of decoding outside its lock.
+  EXPECT_EQ(r.codecs[0].hdf5_filters_one_thread_per_s, 0) << "uncompressed: nothing to decode";
+  for (std::size_t k = 1; k < r.codecs.size(); ++k) {
+    EXPECT_GT(r.codecs[k].hdf5_filters_one_thread_per_s, 0);
+    EXPECT_GT(r.codecs[k].hdf5_filters_all_threads_per_s, 0);
+  }
+  EXPECT_EQ(io::h5::chunkDecoding(), io::h5::ChunkDecoding::kOutsideLock) << "restored after the baseline";
 
   // The generated shards stay in the directory: measured again as existing data.
   const auto onDisk = tautrain::data::measureLoaderOn(tautrain::data::expandPaths({dir.path().string()}), options);

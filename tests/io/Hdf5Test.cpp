@@ -32,12 +32,6 @@ std::vector<std::int64_t> offsets(std::uint64_t count) {
   return values;
 }
 
-/// Restores outside-the-lock decoding whatever a test does.
-struct DecodingThroughHdf5 {
-  DecodingThroughHdf5() { io::h5::setChunkDecoding(io::h5::ChunkDecoding::kThroughHdf5); }
-  ~DecodingThroughHdf5() { io::h5::setChunkDecoding(io::h5::ChunkDecoding::kOutsideLock); }
-};
-
 struct Written {
   std::string path;
   std::vector<float> matrix, column;
@@ -116,7 +110,7 @@ TEST(Hdf5, AChunkStoredWithItsFiltersSkippedIsReadAsStored) {
     const auto file = io::h5::File::openRead(w.path);
     ASSERT_TRUE(file.decodesOutsideLock<float>("/column"));
     EXPECT_EQ(rows<float>(file, "/column", 150, 300, 1), slice(w.column, 150, 300, 1));
-    DecodingThroughHdf5 throughHdf5;
+    const io::h5::ScopedChunkDecoding throughHdf5(io::h5::ChunkDecoding::kThroughHdf5);
     EXPECT_EQ(rows<float>(file, "/column", 150, 300, 1), slice(w.column, 150, 300, 1)) << "HDF5 reads it so too";
   }
 }
@@ -128,7 +122,7 @@ TEST(Hdf5, OutsideTheLockAndThroughHdf5ReadTheSameValues) {
     const auto w = write(dir, compression, 100);
     const auto file = io::h5::File::openRead(w.path);
     const auto outside = rows<float>(file, "/matrix", 37, 811, kColumns);
-    DecodingThroughHdf5 throughHdf5;
+    const io::h5::ScopedChunkDecoding throughHdf5(io::h5::ChunkDecoding::kThroughHdf5);
     EXPECT_FALSE(file.decodesOutsideLock<float>("/matrix"));
     EXPECT_EQ(rows<float>(file, "/matrix", 37, 811, kColumns), outside);
   }

@@ -23,6 +23,18 @@ enum class ChunkDecoding { kOutsideLock, kThroughHdf5 };
 void setChunkDecoding(ChunkDecoding decoding);
 ChunkDecoding chunkDecoding();
 
+/// Sets the chunk decoding for its lifetime, then restores the one before.
+class ScopedChunkDecoding {
+ public:
+  explicit ScopedChunkDecoding(ChunkDecoding decoding) : m_before(chunkDecoding()) { setChunkDecoding(decoding); }
+  ~ScopedChunkDecoding() { setChunkDecoding(m_before); }
+  ScopedChunkDecoding(const ScopedChunkDecoding&) = delete;
+  ScopedChunkDecoding& operator=(const ScopedChunkDecoding&) = delete;
+
+ private:
+  ChunkDecoding m_before;
+};
+
 /// Owns an hid_t and closes it with the matching H5*close.
 class Handle {
  public:
