@@ -426,22 +426,39 @@ void File::readRowsImpl(const std::string& dataset, std::uint64_t begin, std::ui
     }
   }
   // The lock is released: other threads read and decode while this one decodes.
-  thread_local std::vector<std::byte> decoded, scratch;
+  thread_local std::vector<std::vector<std::byte>> decoded;  // one row of chunks, a buffer per chunk
+  thread_local std::vector<std::byte> scratch;
   const std::size_t chunkBytes = raw.chunkRows * raw.chunkColumns * raw.elementSize;
   auto* target = static_cast<std::byte*>(out);
-  for (const auto& chunk : raw.chunks) {
-    try {
-      decodeChunk(raw.pipeline, chunk.skipped, raw.bytes.data() + chunk.at, chunk.bytes, chunkBytes, decoded, scratch);
-    } catch (const DataError& e) {
-      throw DataError(fmt::format("{}: dataset '{}', chunk at row {}: {} (truncated or corrupt file?)", m_path, dataset,
-                                  chunk.row, e.what()));
+  // Chunks come as rows of chunks (every column chunk of one row range, left to right).
+  for (std::size_t first = 0, last = 0; first < raw.chunks.size(); first = last) {
+    const hsize_t row = raw.chunks[first].row;
+    while (last < raw.chunks.size() && raw.chunks[last].row == row) ++last;
+    if (decoded.size() < last - first) decoded.resize(last - first);
+    for (std::size_t k = first; k < last; ++k) {
+      const auto& chunk = raw.chunks[k];
+      try {
+        decodeChunk(raw.pipeline, chunk.skipped, raw.bytes.data() + chunk.at, chunk.bytes, chunkBytes,
+                    decoded[k - first], scratch);
+      } catch (const DataError& e) {
+        throw DataError(fmt::format("{}: dataset '{}', chunk at row {}: {} (truncated or corrupt file?)", m_path,
+                                    dataset, chunk.row, e.what()));
+      }
     }
-    const hsize_t first = std::max<hsize_t>(begin, chunk.row);
-    const hsize_t last = std::min<hsize_t>(end, chunk.row + raw.chunkRows);
-    const hsize_t width = std::min(raw.chunkColumns, raw.columns - chunk.column);
-    copyRows(decoded.data() + (first - chunk.row) * raw.chunkColumns * raw.elementSize, last - first, width,
-             raw.chunkColumns, target + ((first - begin) * raw.columns + chunk.column) * raw.elementSize, raw.columns,
-             raw.elementSize);
+    // Column chunks are interleaved into the rows a few rows at a time, so that the rows being
+    // written stay in the cache: a whole column at a time would touch every row's cache line
+    // once per column.
+    constexpr hsize_t kTileRows = 64;
+    const hsize_t low = std::max<hsize_t>(begin, row), high = std::min<hsize_t>(end, row + raw.chunkRows);
+    for (hsize_t tile = low; tile < high; tile += kTileRows) {
+      const hsize_t rows = std::min(kTileRows, high - tile);
+      for (std::size_t k = first; k < last; ++k) {
+        const hsize_t column = raw.chunks[k].column;
+        copyRows(decoded[k - first].data() + (tile - row) * raw.chunkColumns * raw.elementSize, rows,
+                 std::min(raw.chunkColumns, raw.columns - column), raw.chunkColumns,
+                 target + ((tile - begin) * raw.columns + column) * raw.elementSize, raw.columns, raw.elementSize);
+      }
+    }
   }
 }
 
