@@ -190,11 +190,9 @@ struct RawChunks {
   std::vector<std::byte> bytes;
 };
 
-/// Fetches every chunk that rows [begin, end) touch; false (nothing fetched) where the raw path
-/// does not apply: unknown filters, a type conversion, or a chunk never written (HDF5 fills it).
-bool fetchRawChunks(hid_t dataset, hid_t fileType, hid_t memoryType, int rank, const hsize_t dims[2],
-                    std::uint64_t begin, std::uint64_t end, RawChunks& raw, const std::string& path,
-                    const std::string& name) {
+/// Whether reads of `dataset` can take the raw path; if so, fills raw's pipeline and chunk shape.
+bool prepareRawChunks(hid_t dataset, hid_t fileType, hid_t memoryType, int rank, const hsize_t dims[2],
+                      RawChunks& raw) {
   raw.pipeline = pipelineOutsideLock(dataset, fileType, memoryType);
   if (raw.pipeline.empty()) return false;
   Handle props(H5Dget_create_plist(dataset), H5Pclose);
@@ -204,15 +202,29 @@ bool fetchRawChunks(hid_t dataset, hid_t fileType, hid_t memoryType, int rank, c
   raw.chunkColumns = rank == 2 ? chunk[1] : 1;
   raw.columns = dims[1];
   raw.elementSize = H5Tget_size(fileType);
+  return true;
+}
+
+/// Raw bytes one fetch gathers at most (a whole row of chunks is always taken): a large read
+/// alternates between fetching and decoding instead of holding all of its compressed bytes.
+constexpr std::size_t kRawBatchBytes = 8 << 20;
+
+/// Fetches rows of chunks from the one holding row `from` until kRawBatchBytes or `end`; returns
+/// the first row not fetched. Returns `from` (nothing fetched) at a chunk never written: HDF5
+/// reads the rest, filling it.
+hsize_t fetchRawChunks(hid_t dataset, hsize_t from, hsize_t end, RawChunks& raw, const std::string& path,
+                       const std::string& name) {
   raw.chunks.clear();
   raw.bytes.clear();
-  for (hsize_t row = begin / raw.chunkRows * raw.chunkRows; row < end; row += raw.chunkRows) {
+  hsize_t row = from / raw.chunkRows * raw.chunkRows;
+  for (; row < end && raw.bytes.size() < kRawBatchBytes; row += raw.chunkRows) {
     for (hsize_t column = 0; column < raw.columns; column += raw.chunkColumns) {
       const hsize_t offset[2] = {row, column};
       hsize_t bytes = 0;
       if (H5Dget_chunk_storage_size(dataset, offset, &bytes) < 0 || bytes == 0) {
         H5Eclear2(H5E_DEFAULT);
-        return false;
+        while (!raw.chunks.empty() && raw.chunks.back().row == row) raw.chunks.pop_back();
+        return std::max(from, row);
       }
       const std::size_t at = raw.bytes.size();
       raw.bytes.resize(at + bytes);
@@ -222,7 +234,7 @@ bool fetchRawChunks(hid_t dataset, hid_t fileType, hid_t memoryType, int rank, c
       raw.chunks.push_back({row, column, skipped, at, bytes});
     }
   }
-  return true;
+  return std::min(row, end);
 }
 
 /// Copies `rows` rows of `width` elements from a decoded chunk (rows `inStride` apart) into the
@@ -390,59 +402,45 @@ std::vector<std::int64_t> File::readWholeNumbers(const std::string& dataset, con
   return whole;
 }
 
-void File::readRowsImpl(const std::string& dataset, std::uint64_t begin, std::uint64_t end, hid_t type,
-                        void* out) const {
-  thread_local RawChunks raw;
-  {
-    Lock lock(globalMutex());
-    Handle ds = openDataset(m_handle.id(), m_path, dataset);
-    // HDF5 would fail the read with "no conversion path": say what was found and what is expected.
-    Handle fileType(H5Dget_type(ds.id()), H5Tclose);
-    if (!isNumeric(fileType.id()))
-      throw DataError(m_path + ": dataset '" + dataset + "' has dtype " + dtypeName(fileType.id()) + ", expected " +
-                      dtypeName(type) + " (or another numeric type)");
-    Handle space(H5Dget_space(ds.id()), H5Sclose);
-    const int rank = H5Sget_simple_extent_ndims(space.id());
-    if (rank < 1 || rank > 2) fail(m_path, "dataset '" + dataset + "' must be 1-D or 2-D");
-    hsize_t dims[2] = {0, 1};
-    H5Sget_simple_extent_dims(space.id(), dims, nullptr);
-    if (end < begin || end > dims[0])
-      throw DataError(m_path + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
-                      ") run past dataset '" + dataset + "' of " + std::to_string(dims[0]) + " rows");
-    if (end == begin) return;
-    if (!fetchRawChunks(ds.id(), fileType.id(), type, rank, dims, begin, end, raw, m_path, dataset)) {
-      hsize_t start[2] = {begin, 0};
-      hsize_t count[2] = {end - begin, dims[1]};
-      if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0)
-        fail(m_path, "cannot select rows of '" + dataset + "'");
-      Handle memory(H5Screate_simple(rank, count, nullptr), H5Sclose);
-      if (H5Dread(ds.id(), type, memory.id(), space.id(), H5P_DEFAULT, out) < 0) {
-        if (const auto missing = missingFilter(ds.id()); !missing.empty())
-          throw DataError(m_path + ": cannot read dataset '" + dataset + "': " + missing);
-        fail(m_path, "cannot read rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of '" +
-                         dataset + "' (truncated or corrupt file?)");
-      }
-      return;
-    }
+namespace {
+
+/// Rows [begin, end) through HDF5 (its filters, its type conversion), under the lock.
+void readThroughHdf5(hid_t dataset, hid_t type, int rank, const hsize_t dims[2], hsize_t begin, hsize_t end,
+                     void* out, const std::string& path, const std::string& name) {
+  Handle space(H5Dget_space(dataset), H5Sclose);
+  hsize_t start[2] = {begin, 0};
+  hsize_t count[2] = {end - begin, dims[1]};
+  if (H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0)
+    fail(path, "cannot select rows of '" + name + "'");
+  Handle memory(H5Screate_simple(rank, count, nullptr), H5Sclose);
+  if (H5Dread(dataset, type, memory.id(), space.id(), H5P_DEFAULT, out) < 0) {
+    if (const auto missing = missingFilter(dataset); !missing.empty())
+      throw DataError(path + ": cannot read dataset '" + name + "': " + missing);
+    fail(path, "cannot read rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of '" + name +
+                   "' (truncated or corrupt file?)");
   }
-  // The lock is released: other threads read and decode while this one decodes.
+}
+
+/// Decodes the fetched chunks and writes their part of rows [begin, end) into `out` (the rows
+/// of the whole read, which starts at `first`), without the lock.
+void decodeInto(const RawChunks& raw, hsize_t first, hsize_t begin, hsize_t end, std::byte* out,
+                const std::string& path, const std::string& name) {
   thread_local std::vector<std::vector<std::byte>> decoded;  // one row of chunks, a buffer per chunk
   thread_local std::vector<std::byte> scratch;
   const std::size_t chunkBytes = raw.chunkRows * raw.chunkColumns * raw.elementSize;
-  auto* target = static_cast<std::byte*>(out);
   // Chunks come as rows of chunks (every column chunk of one row range, left to right).
-  for (std::size_t first = 0, last = 0; first < raw.chunks.size(); first = last) {
-    const hsize_t row = raw.chunks[first].row;
-    while (last < raw.chunks.size() && raw.chunks[last].row == row) ++last;
-    if (decoded.size() < last - first) decoded.resize(last - first);
-    for (std::size_t k = first; k < last; ++k) {
+  for (std::size_t head = 0, tail = 0; head < raw.chunks.size(); head = tail) {
+    const hsize_t row = raw.chunks[head].row;
+    while (tail < raw.chunks.size() && raw.chunks[tail].row == row) ++tail;
+    if (decoded.size() < tail - head) decoded.resize(tail - head);
+    for (std::size_t k = head; k < tail; ++k) {
       const auto& chunk = raw.chunks[k];
       try {
         decodeChunk(raw.pipeline, chunk.skipped, raw.bytes.data() + chunk.at, chunk.bytes, chunkBytes,
-                    decoded[k - first], scratch);
+                    decoded[k - head], scratch);
       } catch (const DataError& e) {
-        throw DataError(fmt::format("{}: dataset '{}', chunk at row {}: {} (truncated or corrupt file?)", m_path,
-                                    dataset, chunk.row, e.what()));
+        throw DataError(fmt::format("{}: dataset '{}', chunk at row {}: {} (truncated or corrupt file?)", path, name,
+                                    chunk.row, e.what()));
       }
     }
     // Column chunks are interleaved into the rows a few rows at a time, so that the rows being
@@ -452,13 +450,58 @@ void File::readRowsImpl(const std::string& dataset, std::uint64_t begin, std::ui
     const hsize_t low = std::max<hsize_t>(begin, row), high = std::min<hsize_t>(end, row + raw.chunkRows);
     for (hsize_t tile = low; tile < high; tile += kTileRows) {
       const hsize_t rows = std::min(kTileRows, high - tile);
-      for (std::size_t k = first; k < last; ++k) {
+      for (std::size_t k = head; k < tail; ++k) {
         const hsize_t column = raw.chunks[k].column;
-        copyRows(decoded[k - first].data() + (tile - row) * raw.chunkColumns * raw.elementSize, rows,
+        copyRows(decoded[k - head].data() + (tile - row) * raw.chunkColumns * raw.elementSize, rows,
                  std::min(raw.chunkColumns, raw.columns - column), raw.chunkColumns,
-                 target + ((tile - begin) * raw.columns + column) * raw.elementSize, raw.columns, raw.elementSize);
+                 out + ((tile - first) * raw.columns + column) * raw.elementSize, raw.columns, raw.elementSize);
       }
     }
+  }
+}
+
+}  // namespace
+
+void File::readRowsImpl(const std::string& dataset, std::uint64_t begin, std::uint64_t end, hid_t type,
+                        void* out) const {
+  thread_local RawChunks raw;
+  Handle ds, fileType;
+  int rank = 0;
+  hsize_t dims[2] = {0, 1};
+  {
+    Lock lock(globalMutex());
+    ds = openDataset(m_handle.id(), m_path, dataset);
+    // HDF5 would fail the read with "no conversion path": say what was found and what is expected.
+    fileType = Handle(H5Dget_type(ds.id()), H5Tclose);
+    if (!isNumeric(fileType.id()))
+      throw DataError(m_path + ": dataset '" + dataset + "' has dtype " + dtypeName(fileType.id()) + ", expected " +
+                      dtypeName(type) + " (or another numeric type)");
+    Handle space(H5Dget_space(ds.id()), H5Sclose);
+    rank = H5Sget_simple_extent_ndims(space.id());
+    if (rank < 1 || rank > 2) fail(m_path, "dataset '" + dataset + "' must be 1-D or 2-D");
+    H5Sget_simple_extent_dims(space.id(), dims, nullptr);
+    if (end < begin || end > dims[0])
+      throw DataError(m_path + ": rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                      ") run past dataset '" + dataset + "' of " + std::to_string(dims[0]) + " rows");
+    if (end == begin) return;
+    if (!prepareRawChunks(ds.id(), fileType.id(), type, rank, dims, raw))
+      return readThroughHdf5(ds.id(), type, rank, dims, begin, end, out, m_path, dataset);
+  }
+  // Fetch under the lock, decode without it: other threads read and decode meanwhile.
+  auto* target = static_cast<std::byte*>(out);
+  for (hsize_t from = begin; from < end;) {
+    hsize_t next = 0;
+    {
+      Lock lock(globalMutex());
+      next = fetchRawChunks(ds.id(), from, end, raw, m_path, dataset);
+      if (next == from) {  // a chunk never written
+        readThroughHdf5(ds.id(), type, rank, dims, from, end,
+                        target + (from - begin) * raw.columns * raw.elementSize, m_path, dataset);
+        break;
+      }
+    }
+    decodeInto(raw, begin, from, next, target, m_path, dataset);
+    from = next;
   }
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <random>
 #include <thread>
 #include <vector>
@@ -112,6 +113,45 @@ TEST(Hdf5, AChunkStoredWithItsFiltersSkippedIsReadAsStored) {
     EXPECT_EQ(rows<float>(file, "/column", 150, 300, 1), slice(w.column, 150, 300, 1));
     const io::h5::ScopedChunkDecoding throughHdf5(io::h5::ChunkDecoding::kThroughHdf5);
     EXPECT_EQ(rows<float>(file, "/column", 150, 300, 1), slice(w.column, 150, 300, 1)) << "HDF5 reads it so too";
+  }
+}
+
+TEST(Hdf5, AReadOfMoreChunksThanOneFetchHoldsIsFetchedAndDecodedInTurns) {
+  // 3 M random floats: about 11 MB compressed, more than one fetch (8 MB) gathers.
+  test::TempDir dir;
+  const auto path = dir.file("large.h5");
+  std::mt19937 random(4);
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  std::vector<float> values(3'000'000);
+  for (auto& v : values) v = uniform(random);
+  {
+    auto file = io::h5::File::create(path);
+    file.createExtendable<float>("/column", 0, 4096, {io::Codec::kZstd, 1});
+    file.appendRows("/column", values.data(), values.size());
+  }
+  ASSERT_GT(std::filesystem::file_size(path), 9u << 20);
+  const auto file = io::h5::File::openRead(path);
+  EXPECT_EQ(file.readAll<float>("/column"), values);
+  EXPECT_EQ(rows<float>(file, "/column", 1'234'567, 2'999'999, 1), slice(values, 1'234'567, 2'999'999, 1));
+}
+
+TEST(Hdf5, RowsWhoseChunksWereNeverWrittenReadAsHdf5FillsThem) {
+  test::TempDir dir;
+  for (const auto& compression : kCodecs) {
+    SCOPED_TRACE(core::nameOf(compression.codec));
+    auto w = write(dir, compression, 64);
+    {
+      // Extended without writing: the chunks past row kRows do not exist; HDF5 reads them as 0.
+      const std::lock_guard<std::recursive_mutex> lock(io::h5::globalMutex());
+      io::h5::Handle file(H5Fopen(w.path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+      io::h5::Handle ds(H5Dopen2(file.id(), "/column", H5P_DEFAULT), H5Dclose);
+      const hsize_t extent[1] = {kRows + 300};
+      ASSERT_GE(H5Dset_extent(ds.id(), extent), 0);
+    }
+    w.column.resize(kRows + 300, 0.0f);
+    const auto file = io::h5::File::openRead(w.path);
+    EXPECT_EQ(rows<float>(file, "/column", 900, kRows + 300, 1), slice(w.column, 900, kRows + 300, 1));
+    EXPECT_EQ(rows<float>(file, "/column", kRows + 100, kRows + 200, 1), std::vector<float>(100, 0.0f));
   }
 }
 
