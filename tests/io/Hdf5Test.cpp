@@ -168,6 +168,35 @@ TEST(Hdf5, OutsideTheLockAndThroughHdf5ReadTheSameValues) {
   }
 }
 
+TEST(Hdf5, ChunksOfSeveralColumnsAsOtherWritersMakeThemAreDecodedOutsideTheLock) {
+  // h5py's habit: 2-D chunks of whole rows, or of a few columns (here 3 of 7: the last chunk
+  // of each row range holds one real column), deflated.
+  test::TempDir dir;
+  const auto values = features(kRows * kColumns, 5);
+  for (const hsize_t chunkColumns : {hsize_t{kColumns}, hsize_t{3}}) {
+    SCOPED_TRACE(testing::Message() << chunkColumns << " columns per chunk");
+    const auto path = dir.file("rows.h5");
+    {
+      const std::lock_guard<std::recursive_mutex> lock(io::h5::globalMutex());
+      io::h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+      io::h5::Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+      const hsize_t dims[2] = {kRows, kColumns}, chunk[2] = {50, chunkColumns};
+      H5Pset_chunk(props.id(), 2, chunk);
+      H5Pset_shuffle(props.id());
+      H5Pset_deflate(props.id(), 4);
+      io::h5::Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
+      io::h5::Handle ds(H5Dcreate2(file.id(), "/matrix", H5T_IEEE_F32LE, space.id(), H5P_DEFAULT, props.id(),
+                                   H5P_DEFAULT),
+                        H5Dclose);
+      ASSERT_GE(H5Dwrite(ds.id(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+    }
+    const auto file = io::h5::File::openRead(path);
+    EXPECT_TRUE(file.decodesOutsideLock<float>("/matrix"));
+    EXPECT_EQ(rows<float>(file, "/matrix", 0, kRows, kColumns), values);
+    EXPECT_EQ(rows<float>(file, "/matrix", 49, 151, kColumns), slice(values, 49, 151, kColumns));
+  }
+}
+
 TEST(Hdf5, ReadsThatConvertTypesOrUseOtherFiltersGoThroughHdf5) {
   test::TempDir dir;
   const auto w = write(dir, {io::Codec::kZstd, 1}, 64);
