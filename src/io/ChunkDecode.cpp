@@ -81,9 +81,15 @@ void unshuffle(const std::byte* in, std::size_t bytes, std::size_t elementSize, 
   const std::size_t elements = elementSize > 1 ? bytes / elementSize : 0;
   // The element sizes of the shards' columns, with the size known to the compiler.
   switch (elementSize) {
-    case 2: unshufflePlanes<2>(in, elements, out.data()); break;
-    case 4: unshufflePlanes<4>(in, elements, out.data()); break;
-    case 8: unshufflePlanes<8>(in, elements, out.data()); break;
+    case 2:
+      unshufflePlanes<2>(in, elements, out.data());
+      break;
+    case 4:
+      unshufflePlanes<4>(in, elements, out.data());
+      break;
+    case 8:
+      unshufflePlanes<8>(in, elements, out.data());
+      break;
     default:
       for (std::size_t k = 0; k < elementSize && elements; ++k)
         for (std::size_t i = 0; i < elements; ++i) out[i * elementSize + k] = in[k * elements + i];
@@ -109,18 +115,24 @@ void decodeChunk(const std::vector<ChunkFilter>& pipeline, std::uint32_t skipped
     const auto index = static_cast<unsigned>(pipeline.rend() - f - 1);
     if (skipped >> index & 1u) continue;  // an optional filter that did not shrink this chunk
     switch (f->id) {
-      case kBloscFilter: unblosc(out.data(), out.size(), scratch); break;
-      case kLz4Filter: unlz4(out.data(), out.size(), scratch); break;
-      case H5Z_FILTER_DEFLATE: inflate(out.data(), out.size(), chunkBytes, scratch); break;
+      case kBloscFilter:
+        unblosc(out.data(), out.size(), scratch);
+        break;
+      case kLz4Filter:
+        unlz4(out.data(), out.size(), scratch);
+        break;
+      case H5Z_FILTER_DEFLATE:
+        inflate(out.data(), out.size(), chunkBytes, scratch);
+        break;
       case H5Z_FILTER_SHUFFLE:
         unshuffle(out.data(), out.size(), f->values.empty() ? 1 : f->values[0], scratch);
         break;
-      default: corrupt(fmt::format("HDF5 filter {} cannot be decoded here", f->id));
+      default:
+        corrupt(fmt::format("HDF5 filter {} cannot be decoded here", f->id));
     }
     out.swap(scratch);
   }
-  if (out.size() != chunkBytes)
-    corrupt(fmt::format("chunk decodes to {} bytes, expected {}", out.size(), chunkBytes));
+  if (out.size() != chunkBytes) corrupt(fmt::format("chunk decodes to {} bytes, expected {}", out.size(), chunkBytes));
 }
 
 }  // namespace tautrain::io::h5

@@ -64,7 +64,8 @@ std::vector<T> rows(const io::h5::File& file, const std::string& dataset, std::u
 
 template <typename T>
 std::vector<T> slice(const std::vector<T>& all, std::uint64_t begin, std::uint64_t end, std::uint64_t columns) {
-  return {all.begin() + static_cast<std::ptrdiff_t>(begin * columns), all.begin() + static_cast<std::ptrdiff_t>(end * columns)};
+  return {all.begin() + static_cast<std::ptrdiff_t>(begin * columns),
+          all.begin() + static_cast<std::ptrdiff_t>(end * columns)};
 }
 
 const io::Compression kCodecs[] = {{io::Codec::kDeflate, 1}, {io::Codec::kZstd, 1}, {io::Codec::kLz4, 0}};
@@ -74,7 +75,7 @@ const io::Compression kCodecs[] = {{io::Codec::kDeflate, 1}, {io::Codec::kZstd, 
 TEST(Hdf5, CompressedChunksDecodedOutsideTheLockGiveWhatWasWritten) {
   test::TempDir dir;
   // Ranges inside one chunk, across chunks, from the start, into the partial last chunk, empty.
-  const std::pair<std::uint64_t, std::uint64_t> ranges[] = {{0, kRows}, {3, 9},  {60, 70},      {64, 128},
+  const std::pair<std::uint64_t, std::uint64_t> ranges[] = {{0, kRows}, {3, 9},       {60, 70},   {64, 128},
                                                             {0, 1},     {997, kRows}, {500, 500}, {129, 900}};
   for (const auto& compression : kCodecs) {
     SCOPED_TRACE(core::nameOf(compression.codec));
@@ -185,9 +186,8 @@ TEST(Hdf5, ChunksOfSeveralColumnsAsOtherWritersMakeThemAreDecodedOutsideTheLock)
       H5Pset_shuffle(props.id());
       H5Pset_deflate(props.id(), 4);
       io::h5::Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
-      io::h5::Handle ds(H5Dcreate2(file.id(), "/matrix", H5T_IEEE_F32LE, space.id(), H5P_DEFAULT, props.id(),
-                                   H5P_DEFAULT),
-                        H5Dclose);
+      io::h5::Handle ds(
+          H5Dcreate2(file.id(), "/matrix", H5T_IEEE_F32LE, space.id(), H5P_DEFAULT, props.id(), H5P_DEFAULT), H5Dclose);
       ASSERT_GE(H5Dwrite(ds.id(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
     }
     const auto file = io::h5::File::openRead(path);
@@ -211,9 +211,8 @@ TEST(Hdf5, ReadsThatConvertTypesOrUseOtherFiltersGoThroughHdf5) {
     H5Pset_fletcher32(props.id());
     H5Pset_deflate(props.id(), 1);
     io::h5::Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
-    io::h5::Handle ds(H5Dcreate2(file.id(), "/column", H5T_IEEE_F32LE,
-                                 space.id(), H5P_DEFAULT, props.id(), H5P_DEFAULT),
-                      H5Dclose);
+    io::h5::Handle ds(
+        H5Dcreate2(file.id(), "/column", H5T_IEEE_F32LE, space.id(), H5P_DEFAULT, props.id(), H5P_DEFAULT), H5Dclose);
     ASSERT_TRUE(ds);
     ASSERT_GE(H5Dwrite(ds.id(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.column.data()), 0);
   }
