@@ -86,6 +86,7 @@ void printFootprint(const data::LoaderFootprint& f) {
 void runLoaderBenchOn(const LoaderBenchOptions& options) {
   const io::h5::ScopedChunkDecoding decoding(options.hdf5Filters ? io::h5::ChunkDecoding::kThroughHdf5
                                                                 : io::h5::ChunkDecoding::kOutsideLock);
+  const char* decodedWhere = options.hdf5Filters ? "by HDF5, under its lock" : "outside HDF5's lock";
   const auto r = data::measureLoaderOn(data::expandPaths(options.data), options.measure);
   nlohmann::json disk = nlohmann::json::array();
   for (const auto& rate : r.disk) disk.push_back(diskJson(rate));
@@ -97,15 +98,14 @@ void runLoaderBenchOn(const LoaderBenchOptions& options) {
                                  {"bytes_per_candidate", r.bytes_per_candidate},
                                  {"batch_size", options.measure.batch_size},
                                  {"block_size", options.measure.block_size},
-                                 {"chunks_decoded", options.hdf5Filters ? "by HDF5, under its lock" : "outside HDF5's lock"},
+                                 {"chunks_decoded", decodedWhere},
                                  {"footprint", footprintJson(r.footprint)},
                                  {"mixing", mixingJson(r.mixing)},
                                  {"disk", disk},
                                  {"peak_resident_bytes", r.peak_resident_bytes}};
   std::cout << "machine: " << machineDescription() << "\n"
             << fmt::format("{} candidates in {} shards, {:.0f} bytes/candidate on disk; compressed chunks decoded {}\n",
-                           r.candidates, r.shards, r.bytes_per_candidate,
-                           options.hdf5Filters ? "by HDF5, under its lock" : "outside HDF5's lock");
+                           r.candidates, r.shards, r.bytes_per_candidate, decodedWhere);
   printFootprint(r.footprint);
   printMixing(r.mixing, options.measure.block_size);
   for (const auto& rate : r.disk)

@@ -159,20 +159,28 @@ void addFilters(hid_t props, const Compression& compression, const std::string& 
   }
 }
 
-/// The filters of a chunked dataset, if decodeChunk can undo them all and the read needs no
-/// type conversion (HDF5 converts while it copies; the raw path does not): else empty.
-std::vector<ChunkFilter> pipelineOutsideLock(hid_t dataset, hid_t fileType, hid_t memoryType) {
-  if (chunkDecoding() != ChunkDecoding::kOutsideLock || H5Tequal(fileType, memoryType) <= 0) return {};
-  Handle props(H5Dget_create_plist(dataset), H5Pclose);
-  if (H5Pget_layout(props.id()) != H5D_CHUNKED) return {};
-  const int filters = H5Pget_nfilters(props.id());
+/// The filters of a dataset's creation properties in pipeline order, with (up to 8 of) their
+/// client data values.
+std::vector<ChunkFilter> filtersOf(hid_t props) {
+  const int filters = H5Pget_nfilters(props);
   std::vector<ChunkFilter> pipeline(std::max(filters, 0));
   for (int i = 0; i < filters; ++i) {
     unsigned flags = 0, values[8] = {};
     std::size_t count = 8;
-    pipeline[i].id = H5Pget_filter2(props.id(), static_cast<unsigned>(i), &flags, &count, values, 0, nullptr, nullptr);
+    pipeline[i].id = H5Pget_filter2(props, static_cast<unsigned>(i), &flags, &count, values, 0, nullptr, nullptr);
     pipeline[i].values.assign(values, values + std::min<std::size_t>(count, 8));
   }
+  return pipeline;
+}
+
+/// The filters of a chunked dataset (its creation properties `props`), if decodeChunk can undo
+/// them all and the read needs no type conversion (HDF5 converts while it copies; the raw path
+/// does not): else empty.
+std::vector<ChunkFilter> pipelineOutsideLock(hid_t props, hid_t fileType, hid_t memoryType) {
+  if (chunkDecoding() != ChunkDecoding::kOutsideLock || H5Tequal(fileType, memoryType) <= 0 ||
+      H5Pget_layout(props) != H5D_CHUNKED)
+    return {};
+  auto pipeline = filtersOf(props);
   return canDecodeOutsideHdf5(pipeline) ? pipeline : std::vector<ChunkFilter>{};
 }
 
@@ -193,9 +201,9 @@ struct RawChunks {
 /// Whether reads of `dataset` can take the raw path; if so, fills raw's pipeline and chunk shape.
 bool prepareRawChunks(hid_t dataset, hid_t fileType, hid_t memoryType, int rank, const hsize_t dims[2],
                       RawChunks& raw) {
-  raw.pipeline = pipelineOutsideLock(dataset, fileType, memoryType);
-  if (raw.pipeline.empty()) return false;
   Handle props(H5Dget_create_plist(dataset), H5Pclose);
+  raw.pipeline = pipelineOutsideLock(props.id(), fileType, memoryType);
+  if (raw.pipeline.empty()) return false;
   hsize_t chunk[2] = {1, 1};
   if (H5Pget_chunk(props.id(), rank, chunk) != rank) return false;
   raw.chunkRows = chunk[0];
@@ -509,7 +517,8 @@ bool File::decodesOutsideLockImpl(const std::string& dataset, hid_t type) const 
   Lock lock(globalMutex());
   Handle ds = openDataset(m_handle.id(), m_path, dataset);
   Handle fileType(H5Dget_type(ds.id()), H5Tclose);
-  return !pipelineOutsideLock(ds.id(), fileType.id(), type).empty();
+  Handle props(H5Dget_create_plist(ds.id()), H5Pclose);
+  return !pipelineOutsideLock(props.id(), fileType.id(), type).empty();
 }
 
 void File::createExtendableImpl(const std::string& dataset, std::uint64_t columns, std::uint64_t chunkRows,
@@ -534,15 +543,9 @@ Compression File::compression(const std::string& dataset) const {
   Handle ds = openDataset(m_handle.id(), m_path, dataset);
   Handle props(H5Dget_create_plist(ds.id()), H5Pclose);
   Compression found;
-  const int filters = H5Pget_nfilters(props.id());
-  for (int i = 0; i < filters; ++i) {
-    unsigned flags = 0;
-    std::size_t elements = 8;
-    unsigned values[8] = {};
-    const H5Z_filter_t id =
-        H5Pget_filter2(props.id(), static_cast<unsigned>(i), &flags, &elements, values, 0, nullptr, nullptr);
-    if (id == H5Z_FILTER_DEFLATE) found = {Codec::kDeflate, elements > 0 ? static_cast<int>(values[0]) : 0};
-    if (id == kBloscFilter && elements > 6 && values[6] == kBloscZstd) found = {Codec::kZstd, static_cast<int>(values[4])};
+  for (const auto& [id, values] : filtersOf(props.id())) {
+    if (id == H5Z_FILTER_DEFLATE) found = {Codec::kDeflate, values.empty() ? 0 : static_cast<int>(values[0])};
+    if (id == kBloscFilter && values.size() > 6 && values[6] == kBloscZstd) found = {Codec::kZstd, static_cast<int>(values[4])};
     if (id == kLz4Filter) found = {Codec::kLz4, 0};
   }
   return found;
