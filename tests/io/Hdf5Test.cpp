@@ -68,6 +68,34 @@ std::vector<T> slice(const std::vector<T>& all, std::uint64_t begin, std::uint64
           all.begin() + static_cast<std::ptrdiff_t>(end * columns)};
 }
 
+/// Opens dataset `name` of an existing file for writing with HDF5's own API and hands it to
+/// `change`: to make chunks tautrain's writer never makes.
+template <typename Change>
+void changeDataset(const std::string& path, const char* name, Change change) {
+  const std::lock_guard<std::recursive_mutex> lock(io::h5::globalMutex());
+  io::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+  io::h5::Handle ds(H5Dopen2(file.id(), name, H5P_DEFAULT), H5Dclose);
+  ASSERT_TRUE(ds) << path << name;
+  change(ds.id());
+}
+
+/// A float dataset written with HDF5's own API, as other programs write them: chunked as
+/// `chunk`, with the filters `addFilters` sets on its creation properties.
+template <typename AddFilters>
+void writeWithHdf5(const std::string& path, const char* name, const std::vector<hsize_t>& dims,
+                   const std::vector<hsize_t>& chunk, AddFilters addFilters, const std::vector<float>& values) {
+  const std::lock_guard<std::recursive_mutex> lock(io::h5::globalMutex());
+  io::h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  io::h5::Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_chunk(props.id(), static_cast<int>(chunk.size()), chunk.data());
+  addFilters(props.id());
+  io::h5::Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  io::h5::Handle ds(H5Dcreate2(file.id(), name, H5T_IEEE_F32LE, space.id(), H5P_DEFAULT, props.id(), H5P_DEFAULT),
+                    H5Dclose);
+  ASSERT_TRUE(ds);
+  ASSERT_GE(H5Dwrite(ds.id(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+}
+
 const io::Compression kCodecs[] = {{io::Codec::kDeflate, 1}, {io::Codec::kZstd, 1}, {io::Codec::kLz4, 0}};
 
 }  // namespace
@@ -101,13 +129,10 @@ TEST(Hdf5, AChunkStoredWithItsFiltersSkippedIsReadAsStored) {
     auto w = write(dir, compression, 64);
     std::vector<float> stored(64);
     for (std::size_t i = 0; i < stored.size(); ++i) stored[i] = 0.25f * static_cast<float>(i) - 3.0f;
-    {
-      const std::lock_guard<std::recursive_mutex> lock(io::h5::globalMutex());
-      io::h5::Handle file(H5Fopen(w.path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-      io::h5::Handle ds(H5Dopen2(file.id(), "/column", H5P_DEFAULT), H5Dclose);
+    ASSERT_NO_FATAL_FAILURE(changeDataset(w.path, "/column", [&](hid_t ds) {
       const hsize_t offset[1] = {192};
-      ASSERT_GE(H5Dwrite_chunk(ds.id(), H5P_DEFAULT, ~0u, offset, stored.size() * sizeof(float), stored.data()), 0);
-    }
+      ASSERT_GE(H5Dwrite_chunk(ds, H5P_DEFAULT, ~0u, offset, stored.size() * sizeof(float), stored.data()), 0);
+    }));
     std::copy(stored.begin(), stored.end(), w.column.begin() + 192);
     const auto file = io::h5::File::openRead(w.path);
     ASSERT_TRUE(file.decodesOutsideLock<float>("/column"));
@@ -141,14 +166,11 @@ TEST(Hdf5, RowsWhoseChunksWereNeverWrittenReadAsHdf5FillsThem) {
   for (const auto& compression : kCodecs) {
     SCOPED_TRACE(core::nameOf(compression.codec));
     auto w = write(dir, compression, 64);
-    {
-      // Extended without writing: the chunks past row kRows do not exist; HDF5 reads them as 0.
-      const std::lock_guard<std::recursive_mutex> lock(io::h5::globalMutex());
-      io::h5::Handle file(H5Fopen(w.path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-      io::h5::Handle ds(H5Dopen2(file.id(), "/column", H5P_DEFAULT), H5Dclose);
+    // Extended without writing: the chunks past row kRows do not exist; HDF5 reads them as 0.
+    ASSERT_NO_FATAL_FAILURE(changeDataset(w.path, "/column", [](hid_t ds) {
       const hsize_t extent[1] = {kRows + 300};
-      ASSERT_GE(H5Dset_extent(ds.id(), extent), 0);
-    }
+      ASSERT_GE(H5Dset_extent(ds, extent), 0);
+    }));
     w.column.resize(kRows + 300, 0.0f);
     const auto file = io::h5::File::openRead(w.path);
     EXPECT_EQ(rows<float>(file, "/column", 900, kRows + 300, 1), slice(w.column, 900, kRows + 300, 1));
@@ -177,19 +199,13 @@ TEST(Hdf5, ChunksOfSeveralColumnsAsOtherWritersMakeThemAreDecodedOutsideTheLock)
   for (const hsize_t chunkColumns : {hsize_t{kColumns}, hsize_t{3}}) {
     SCOPED_TRACE(testing::Message() << chunkColumns << " columns per chunk");
     const auto path = dir.file("rows.h5");
-    {
-      const std::lock_guard<std::recursive_mutex> lock(io::h5::globalMutex());
-      io::h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-      io::h5::Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-      const hsize_t dims[2] = {kRows, kColumns}, chunk[2] = {50, chunkColumns};
-      H5Pset_chunk(props.id(), 2, chunk);
-      H5Pset_shuffle(props.id());
-      H5Pset_deflate(props.id(), 4);
-      io::h5::Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
-      io::h5::Handle ds(
-          H5Dcreate2(file.id(), "/matrix", H5T_IEEE_F32LE, space.id(), H5P_DEFAULT, props.id(), H5P_DEFAULT), H5Dclose);
-      ASSERT_GE(H5Dwrite(ds.id(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
-    }
+    ASSERT_NO_FATAL_FAILURE(writeWithHdf5(
+        path, "/matrix", {kRows, kColumns}, {50, chunkColumns},
+        [](hid_t props) {
+          H5Pset_shuffle(props);
+          H5Pset_deflate(props, 4);
+        },
+        values));
     const auto file = io::h5::File::openRead(path);
     EXPECT_TRUE(file.decodesOutsideLock<float>("/matrix"));
     EXPECT_EQ(rows<float>(file, "/matrix", 0, kRows, kColumns), values);
@@ -201,21 +217,14 @@ TEST(Hdf5, ReadsThatConvertTypesOrUseOtherFiltersGoThroughHdf5) {
   test::TempDir dir;
   const auto w = write(dir, {io::Codec::kZstd, 1}, 64);
   const auto path = dir.file("fletcher.h5");
-  {
-    // A checksum filter tautrain does not write, as another program might.
-    const std::lock_guard<std::recursive_mutex> lock(io::h5::globalMutex());
-    io::h5::Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-    io::h5::Handle props(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-    const hsize_t dims[1] = {kRows}, chunk[1] = {64};
-    H5Pset_chunk(props.id(), 1, chunk);
-    H5Pset_fletcher32(props.id());
-    H5Pset_deflate(props.id(), 1);
-    io::h5::Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
-    io::h5::Handle ds(
-        H5Dcreate2(file.id(), "/column", H5T_IEEE_F32LE, space.id(), H5P_DEFAULT, props.id(), H5P_DEFAULT), H5Dclose);
-    ASSERT_TRUE(ds);
-    ASSERT_GE(H5Dwrite(ds.id(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w.column.data()), 0);
-  }
+  // A checksum filter tautrain does not write, as another program might.
+  ASSERT_NO_FATAL_FAILURE(writeWithHdf5(
+      path, "/column", {kRows}, {64},
+      [](hid_t props) {
+        H5Pset_fletcher32(props);
+        H5Pset_deflate(props, 1);
+      },
+      w.column));
   const auto fletcher = io::h5::File::openRead(path);
   EXPECT_FALSE(fletcher.decodesOutsideLock<float>("/column"));
   EXPECT_EQ(rows<float>(fletcher, "/column", 10, 300, 1), slice(w.column, 10, 300, 1));
@@ -231,15 +240,12 @@ TEST(Hdf5, ACorruptChunkIsAnErrorNamingTheFileDatasetAndRow) {
   for (const auto& compression : kCodecs) {
     SCOPED_TRACE(core::nameOf(compression.codec));
     const auto w = write(dir, compression, 64);
-    {
-      // Overwrite the chunk at row 128 with bytes no codec produced, marked as filtered.
-      const std::lock_guard<std::recursive_mutex> lock(io::h5::globalMutex());
-      io::h5::Handle file(H5Fopen(w.path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-      io::h5::Handle ds(H5Dopen2(file.id(), "/column", H5P_DEFAULT), H5Dclose);
+    // Overwrite the chunk at row 128 with bytes no codec produced, marked as filtered.
+    ASSERT_NO_FATAL_FAILURE(changeDataset(w.path, "/column", [](hid_t ds) {
       const std::vector<unsigned char> garbage(40, 0xAB);
       const hsize_t offset[1] = {128};
-      ASSERT_GE(H5Dwrite_chunk(ds.id(), H5P_DEFAULT, 0, offset, garbage.size(), garbage.data()), 0);
-    }
+      ASSERT_GE(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, garbage.size(), garbage.data()), 0);
+    }));
     const auto file = io::h5::File::openRead(w.path);
     EXPECT_EQ(rows<float>(file, "/column", 0, 128, 1), slice(w.column, 0, 128, 1)) << "other chunks are intact";
     try {
