@@ -70,6 +70,10 @@ endif()
 find_package(Torch REQUIRED)
 # Torch's config adds its flags to CMAKE_CXX_FLAGS; keep only the target-level ones.
 message(STATUS "LibTorch ${Torch_VERSION} from ${Torch_DIR}")
+if(TORCH_CUDA_LIBRARIES)
+  # CUDA graphs and the CUDA allocator's statistics need LibTorch's CUDA headers.
+  add_compile_definitions(TAUTRAIN_WITH_CUDA)
+endif()
 if(TAUTRAIN_REQUIRE_CUDA)
   # The CUDA and NCCL paths compile only against a CUDA LibTorch: a CPU one would build and
   # pass while leaving them out. dist/Communicator.cpp also stops the build without NCCL.

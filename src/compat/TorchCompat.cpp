@@ -8,8 +8,8 @@
 #include <atomic>
 #include <mutex>
 
-#if TAUTRAIN_TORCH_AT_LEAST(2, 9)
-#include <c10/core/CachingDeviceAllocator.h>
+#ifdef TAUTRAIN_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 #include "tautrain/core/Error.hpp"
@@ -24,6 +24,21 @@ at::Tensor fusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Te
 #else
   (void)q, (void)k, (void)v, (void)keyPadding;
   throw ConfigError("model.attention", "fused attention needs LibTorch 2.0 or newer; this build has " TORCH_VERSION);
+#endif
+}
+
+at::Tensor varlenAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& cuSeqlens,
+                           std::int64_t maxLen) {
+#if TAUTRAIN_TORCH_AT_LEAST(2, 2)
+  TAUTRAIN_CHECK_KEY(q.is_cuda(), "model.attention", "varlen attention runs on CUDA only; this batch is on ", q.device());
+  // The kernel sees one sequence of T tokens [1, T, H, Dh] that cuSeqlens cuts into candidates.
+  const auto attended = std::get<0>(at::_efficient_attention_forward(
+      q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), /*bias=*/{}, cuSeqlens, cuSeqlens, maxLen, maxLen,
+      /*dropout_p=*/0.0, /*custom_mask_type=*/0, /*compute_log_sumexp=*/true));  // backward needs the log-sum-exp
+  return attended.squeeze(0);
+#else
+  (void)q, (void)k, (void)v, (void)cuSeqlens, (void)maxLen;
+  throw ConfigError("model.attention", "varlen attention needs LibTorch 2.2 or newer; this build has " TORCH_VERSION);
 #endif
 }
 
@@ -44,7 +59,7 @@ void setAutocast(const c10::Device& device, bool enabled) {
 #endif
 }
 
-#if TAUTRAIN_TORCH_AT_LEAST(2, 9)
+#ifdef TAUTRAIN_WITH_CUDA
 c10::DeviceIndex indexOf(const c10::Device& device) { return device.has_index() ? device.index() : 0; }
 #endif
 
@@ -77,19 +92,17 @@ void setCudaMath(bool allowTf32, bool cudnnBenchmark) {
 }
 
 std::int64_t peakDeviceMemory(const c10::Device& device) {
-#if TAUTRAIN_TORCH_AT_LEAST(2, 9)
-  if (device.is_cuda()) {
-    const auto stats = c10::getDeviceAllocator(device.type())->getDeviceStats(indexOf(device));
-    return stats.allocated_bytes[static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
-  }
+#ifdef TAUTRAIN_WITH_CUDA
+  // [0]: the aggregate over small and large pools (the enum moved namespaces between versions).
+  if (device.is_cuda()) return c10::cuda::CUDACachingAllocator::getDeviceStats(indexOf(device)).allocated_bytes[0].peak;
 #endif
   (void)device;
   return -1;
 }
 
 void resetPeakDeviceMemory(const c10::Device& device) {
-#if TAUTRAIN_TORCH_AT_LEAST(2, 9)
-  if (device.is_cuda()) c10::getDeviceAllocator(device.type())->resetPeakStats(indexOf(device));
+#ifdef TAUTRAIN_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(indexOf(device));
 #endif
   (void)device;
 }

@@ -8,6 +8,14 @@
 
 namespace tautrain::data {
 
+std::int64_t lengthBucket(std::int64_t length) {
+  if (length <= 64) return std::max<std::int64_t>(8, (length + 7) / 8 * 8);
+  std::int64_t octave = 64;  // the largest power of two below length
+  while (octave * 2 < length) octave *= 2;
+  const auto step = octave / 4;
+  return (length + step - 1) / step * step;
+}
+
 std::vector<Block> makeBlocks(const std::vector<std::int64_t>& shardSizes, std::int64_t blockSize) {
   TAUTRAIN_CHECK_KEY(blockSize > 0, "data.block_size", "must be positive");
   std::vector<Block> blocks;

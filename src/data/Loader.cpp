@@ -185,6 +185,7 @@ HostBatch Loader::assembleFrom(const Window& data, const std::vector<std::int64_
     batch.eta.push_back(block.eta[local]);
     batch.decay_mode.push_back(block.decay_mode[local]);
   }
+  if (m_options.bucket_lengths) batch.max_len = lengthBucket(batch.max_len);
   batch.padding_mask.assign(n * batch.max_len, 1);
   for (std::int64_t i = 0; i < n; ++i)
     std::fill_n(batch.padding_mask.begin() + i * batch.max_len, batch.cu_seqlens[i + 1] - batch.cu_seqlens[i], 0);

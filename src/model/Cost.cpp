@@ -16,7 +16,8 @@ constexpr double kAdamBytesPerParameter = 7 * 4;
 }  // namespace
 
 bool runsFusedAttention(const ModelConfig& config) {
-  return config.attention == Attention::kFused || (config.attention == Attention::kAuto && compat::kHasFusedAttention);
+  return config.attention == Attention::kFused ||
+         ((config.attention == Attention::kAuto || config.attention == Attention::kVarlen) && compat::kHasFusedAttention);
 }
 
 CostModel::CostModel(const data::FeatureSchema& schema, const ModelConfig& config, int valueBytes)

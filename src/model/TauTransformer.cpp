@@ -31,6 +31,15 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   return m_out(attended.transpose(1, 2).reshape({batch, length, dModel}));
 }
 
+torch::Tensor SelfAttentionImpl::forwardVarlen(const torch::Tensor& x, const torch::Tensor& cuSeqlens,
+                                               std::int64_t maxLen) {
+  const auto tokens = x.size(0), dModel = x.size(1);
+  // [T, 3, H, Dh] -> three [T, H, Dh]
+  const auto qkv = m_qkv(x).view({tokens, 3, m_heads, dModel / m_heads});
+  const auto attended = compat::varlenAttention(qkv.select(1, 0), qkv.select(1, 1), qkv.select(1, 2), cuSeqlens, maxLen);
+  return m_out(attended.reshape({tokens, dModel}));
+}
+
 EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& config, bool fusedAttention) {
   m_attention = register_module("attention", SelfAttention(config.d_model, config.heads, fusedAttention));
   m_norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({config.d_model})));
@@ -49,7 +58,9 @@ torch::Tensor asFloat(const torch::Tensor& x) { return x.scalar_type() == torch:
 
 torch::Tensor EncoderBlockImpl::forward(const torch::Tensor& x, const TokenLayout& layout) {
   torch::Tensor attended;
-  if (layout.packed()) {
+  if (layout.varlen()) {
+    attended = m_attention->forwardVarlen(x, layout.cu_seqlens, layout.max_len);
+  } else if (layout.packed()) {
     const auto dModel = x.size(1);
     const auto padded = torch::zeros({layout.batch * layout.max_len, dModel}, x.options())
                             .index_copy(0, layout.token_slot, x)
@@ -93,6 +104,10 @@ TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const 
   m_fusedAttention = runsFusedAttention(config);
   TAUTRAIN_CHECK_KEY(!m_fusedAttention || compat::kHasFusedAttention, "model.attention",
                      "fused attention needs LibTorch 2.0 or newer; this build has " TORCH_VERSION);
+  TAUTRAIN_CHECK_KEY(config.attention != Attention::kVarlen || compat::kHasVarlenAttention, "model.attention",
+                     "varlen attention needs LibTorch 2.2 or newer; this build has " TORCH_VERSION);
+  m_varlenAttention = config.layout == Layout::kPacked && compat::kHasVarlenAttention &&
+                      (config.attention == Attention::kVarlen || config.attention == Attention::kAuto);
   m_typeEmbedding = register_module("type_embedding", nn::Embedding(schema.tokenTypeCount(), config.type_embedding));
   for (const auto& c : schema.collections) {
     m_collections.push_back(c.name);
@@ -109,18 +124,16 @@ TauTransformerImpl::TauTransformerImpl(const data::FeatureSchema& schema, const 
   glorot(*this);
 }
 
-torch::Tensor TauTransformerImpl::forward(const data::TensorBatch& batch) {
-  const bool packed = m_config.layout == Layout::kPacked;
+torch::Tensor TauTransformerImpl::embed(const data::TensorBatch& batch, bool packed, torch::Tensor* tokenSlot) {
   const auto longOptions = torch::TensorOptions().dtype(torch::kLong).device(m_typeEmbedding->weight.device());
-  TokenLayout layout{batch.padding_mask, {}, batch.size, batch.max_len};
-  if (packed) layout.token_slot = torch::empty({batch.tokens}, longOptions);
+  if (packed) *tokenSlot = torch::empty({batch.tokens}, longOptions);
   std::vector<std::pair<torch::Tensor, torch::Tensor>> embedded;  // (row, embedding) per collection
   for (std::size_t c = 0; c < m_embed.size(); ++c) {
     const auto& tokens = batch.collections[c];
     if (tokens.type.numel() == 0) continue;
     const auto input = torch::cat({tokens.features, m_typeEmbedding(tokens.type)}, 1);
     embedded.emplace_back(packed ? tokens.packed_pos : tokens.padded_pos, m_embed[c]->forward(input));
-    if (packed) layout.token_slot.index_put_({tokens.packed_pos}, tokens.padded_pos);
+    if (packed) tokenSlot->index_put_({tokens.packed_pos}, tokens.padded_pos);
   }
   // Created after the embeddings so that it takes their dtype under autocast.
   const auto rows = packed ? batch.tokens : batch.size * batch.max_len;
@@ -128,14 +141,37 @@ torch::Tensor TauTransformerImpl::forward(const data::TensorBatch& batch) {
                                                                    : embedded.front().second.options());
   for (const auto& [row, values] : embedded) x = x.index_put({row}, values);
   if (!packed) x = x.view({batch.size, batch.max_len, m_config.d_model});
-  x = m_dropout(x);
-  for (auto& block : m_blocks) x = block(x, layout);
+  return m_dropout(x);
+}
+
+torch::Tensor TauTransformerImpl::embedPadded(const data::TensorBatch& batch) { return embed(batch, false, nullptr); }
+
+torch::Tensor TauTransformerImpl::encodePadded(const torch::Tensor& x, const torch::Tensor& padding) {
+  const TokenLayout layout{padding, {}, {}, x.size(0), x.size(1)};
+  auto h = x;
+  for (auto& block : m_blocks) h = block(h, layout);
   // Sum over real tokens only.
-  const auto pooled =
-      packed ? torch::zeros({batch.size, m_config.d_model}, x.options())
-                   .index_add(0, layout.token_slot.div(batch.max_len, "floor"), x)
-             : x.masked_fill(batch.padding_mask.unsqueeze(-1), 0.0).sum(1);
+  return m_decoder->forward(h.masked_fill(padding.unsqueeze(-1), 0.0).sum(1));
+}
+
+torch::Tensor TauTransformerImpl::forward(const data::TensorBatch& batch) {
+  if (m_config.layout == Layout::kPadded) return encodePadded(embedPadded(batch), batch.padding_mask);
+  TokenLayout layout{batch.padding_mask, {}, {}, batch.size, batch.max_len};
+  auto x = embed(batch, true, &layout.token_slot);
+  // The kernel is CUDA only; elsewhere (scoring a checkpoint on a CPU) attention re-pads.
+  if (m_varlenAttention && x.is_cuda()) layout.cu_seqlens = batch.cu_seqlens;
+  for (auto& block : m_blocks) x = block(x, layout);
+  const auto pooled = torch::zeros({batch.size, m_config.d_model}, x.options())
+                          .index_add(0, layout.token_slot.div(batch.max_len, "floor"), x);
   return m_decoder->forward(pooled);
+}
+
+std::vector<torch::Tensor> TauTransformerImpl::encoderParameters() const {
+  std::vector<torch::Tensor> parameters;
+  for (const auto& block : m_blocks)
+    for (const auto& p : block->parameters()) parameters.push_back(p);
+  for (const auto& p : m_decoder->parameters()) parameters.push_back(p);
+  return parameters;
 }
 
 std::vector<std::pair<std::string, std::int64_t>> TauTransformerImpl::parameterCounts() const {

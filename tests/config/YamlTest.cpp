@@ -102,7 +102,7 @@ TEST(YamlConfig, NamedSettingsBecomeEnumsAndAWrongNameListsTheAllowedOnes) {
   EXPECT_NE(message.find("'train.precision'"), std::string::npos) << message;
   EXPECT_NE(message.find("must be fp32 or bf16, not 'fp16'"), std::string::npos) << message;
   EXPECT_NE(message.find("typo.yaml:2"), std::string::npos) << message;
-  EXPECT_NE(errorOf({}, {"model.attention=flash"}).find("must be reference, fused or auto, not 'flash'"),
+  EXPECT_NE(errorOf({}, {"model.attention=flash"}).find("must be reference, fused, varlen or auto, not 'flash'"),
             std::string::npos);
   EXPECT_NE(errorOf({}, {"model.layout=[padded]"}).find("'model.layout'"), std::string::npos);
 }

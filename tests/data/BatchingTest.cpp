@@ -23,6 +23,20 @@ std::vector<TokenCount> randomCounts(int n, std::uint64_t seed) {
 
 }  // namespace
 
+TEST(Batching, LengthBucketsAddAtMostAQuarterAndAreFew) {
+  std::set<std::int64_t> buckets;
+  std::int64_t previous = 0;
+  for (std::int64_t length = 1; length <= 300; ++length) {
+    const auto bucket = lengthBucket(length);
+    EXPECT_GE(bucket, length);
+    EXPECT_GE(bucket, previous);  // never shorter for a longer candidate
+    EXPECT_LE(bucket, length > 64 ? length + (length - 1) / 4 : length + 7) << length;
+    EXPECT_EQ(lengthBucket(bucket), bucket);  // a bucket is its own bucket
+    buckets.insert(bucket), previous = bucket;
+  }
+  EXPECT_EQ(buckets, (std::set<std::int64_t>{8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320}));
+}
+
 TEST(Batching, SmartBatchesGroupSimilarLengthsExactly) {
   const std::vector<TokenCount> counts{5, 1, 4, 2, 3, 6};
   BatchingOptions options;

@@ -121,6 +121,44 @@ TEST(Loader, BatchLayoutIsConsistentAndScaled) {
   EXPECT_EQ(pf.features[(1 + 1) * 4 + 2], 0.0f);  // candidate 250, pf token 1: dxy invalid -> 0
 }
 
+TEST(Loader, PackedTokensOfACandidateLieBetweenItsCumulativeLengths) {
+  // What the variable-length attention kernel reads: candidate i's tokens are packed rows
+  // [cu_seqlens[i], cu_seqlens[i + 1]), in every collection.
+  Fixture f;
+  const data::Loader loader(f.dataset, f.scaler, f.options(1));
+  const auto batch = loader.assemble({7, 250, 3, 41, 42, 199}, 0);
+  for (std::size_t k = 0; k < batch.collections.size(); ++k)
+    for (std::int64_t t = 0; t < batch.collections[k].tokens(); ++t) {
+      const auto& c = batch.collections[k];
+      const auto candidate = c.padded_pos[t] / batch.max_len;
+      EXPECT_GE(c.packed_pos[t], batch.cu_seqlens[candidate]) << "collection " << k << " token " << t;
+      EXPECT_LT(c.packed_pos[t], batch.cu_seqlens[candidate + 1]) << "collection " << k << " token " << t;
+      EXPECT_EQ(c.packed_pos[t] - batch.cu_seqlens[candidate], c.padded_pos[t] % batch.max_len);
+    }
+}
+
+TEST(Loader, BucketedLengthsPadToTheBucketAndChangeNothingElse) {
+  Fixture f;
+  auto options = f.options(1);
+  const data::Loader plain(f.dataset, f.scaler, options);
+  options.bucket_lengths = true;
+  const data::Loader bucketed(f.dataset, f.scaler, options);
+  const std::vector<std::int64_t> candidates{7, 250, 3};  // longest: 7 tokens
+  const auto a = plain.assemble(candidates, 0), b = bucketed.assemble(candidates, 0);
+  EXPECT_EQ(a.max_len, 7);
+  EXPECT_EQ(b.max_len, 8);
+  EXPECT_EQ(a.cu_seqlens, b.cu_seqlens);
+  for (std::size_t c = 0; c < a.collections.size(); ++c) {
+    EXPECT_EQ(a.collections[c].features, b.collections[c].features);
+    EXPECT_EQ(a.collections[c].packed_pos, b.collections[c].packed_pos);
+    for (std::size_t t = 0; t < a.collections[c].padded_pos.size(); ++t)  // the same slot of a longer row
+      EXPECT_EQ(a.collections[c].padded_pos[t] / 7 * 8 + a.collections[c].padded_pos[t] % 7, b.collections[c].padded_pos[t]);
+  }
+  for (std::int64_t i = 0; i < 3; ++i)
+    for (std::int64_t s = 0; s < 8; ++s)
+      EXPECT_EQ(b.padding_mask[i * 8 + s], s >= a.cu_seqlens[i + 1] - a.cu_seqlens[i] ? 1 : 0);
+}
+
 TEST(Loader, KeepsItsOwnScalerSoATemporaryOneIsSafe) {
   Fixture f;
   // The scaler is gone (and its memory overwritten) before the loader uses it.

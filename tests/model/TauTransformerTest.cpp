@@ -120,6 +120,49 @@ TEST(TauTransformer, FusedAttentionAgreesWithTheReferenceOrIsRefusedByOldLibTorc
   EXPECT_TRUE(torch::allclose(reference->forward(batch), fused->forward(batch), 1e-4, 1e-5));
 }
 
+TEST(TauTransformer, VarlenAttentionNeedsThePackedLayoutAndRePadsOffCuda) {
+  Fixture f;
+  auto varlen = smallModel(model::Layout::kPacked, model::Attention::kVarlen);
+  auto padded = varlen;
+  padded.layout = model::Layout::kPadded;
+  EXPECT_THROW(model::TauTransformer(f.schema, padded), ConfigError);
+  if (!compat::kHasVarlenAttention) {
+    EXPECT_THROW(model::TauTransformer(f.schema, varlen), ConfigError);
+    return;
+  }
+  torch::manual_seed(5);
+  model::TauTransformer model(f.schema, varlen);
+  EXPECT_TRUE(model->varlenAttention());
+  // On a CPU the kernel is not there: the model attends as the fused one, with the same weights.
+  torch::manual_seed(5);
+  model::TauTransformer fused(f.schema, smallModel(model::Layout::kPacked, model::Attention::kFused));
+  EXPECT_FALSE(fused->varlenAttention());
+  model->eval(), fused->eval();
+  torch::NoGradGuard noGrad;
+  const auto batch = f.batchOf({1, 6, 7, 13});
+  EXPECT_TRUE(torch::equal(model->forward(batch), fused->forward(batch)));
+  const auto q = torch::randn({5, 2, 4});
+  EXPECT_THROW(compat::varlenAttention(q, q, q, torch::tensor({0, 2, 5}, torch::kInt), 3), ConfigError);
+}
+
+TEST_P(EveryLayout, EmbeddingThenPaddedEncoderIsTheForwardPassAndBucketedPaddingChangesNothing) {
+  Fixture f;
+  torch::manual_seed(6);
+  model::TauTransformer model(f.schema, smallModel(GetParam()));
+  model->eval();
+  torch::NoGradGuard noGrad;
+  const std::vector<std::int64_t> candidates{1, 6, 7, 13, 20};
+  const auto batch = f.batchOf(candidates);
+  const auto split = model->encodePadded(model->embedPadded(batch), batch.padding_mask);
+  EXPECT_TRUE(torch::allclose(split, model->forward(batch), 1e-5, 1e-6));
+  auto options = data::LoaderOptions{};
+  options.bucket_lengths = true;
+  const data::Loader bucketing(f.dataset, f.scaler, options);
+  const auto bucketed = data::toTensors(bucketing.assemble(candidates, 0));
+  ASSERT_GT(bucketed.max_len, batch.max_len);
+  EXPECT_TRUE(torch::allclose(model->forward(bucketed), model->forward(batch), 1e-5, 1e-6));
+}
+
 TEST(ReferenceAttention, ChunksOfHeadsGiveTheValuesAndGradientsOfAllHeadsAtOnce) {
   torch::manual_seed(7);
   const auto q0 = torch::randn({3, 4, 9, 5}), k0 = torch::randn({3, 4, 9, 5}), v0 = torch::randn({3, 4, 9, 5});

@@ -38,6 +38,17 @@ constexpr bool kHasFusedAttention = TAUTRAIN_TORCH_AT_LEAST(2, 0);
 /// Throws when !kHasFusedAttention.
 at::Tensor fusedAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& keyPadding);
 
+/// Attention over candidates laid end to end, without padding: the memory-efficient kernel
+/// with cumulative sequence lengths (and its backward), CUDA only. Its signature as used here
+/// holds from LibTorch 2.2 (checked against the 2.6 headers); 2.0 and 2.1 had another.
+constexpr bool kHasVarlenAttention = TAUTRAIN_TORCH_AT_LEAST(2, 2);
+
+/// q, k, v [T, H, Dh] of B candidates one after another, cuSeqlens int32 [B + 1] their
+/// boundaries, maxLen at least the longest -> [T, H, Dh]. Throws unless kHasVarlenAttention
+/// and the tensors are on a CUDA device.
+at::Tensor varlenAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& cuSeqlens,
+                           std::int64_t maxLen);
+
 /// bf16 mixed precision on the device (CUDA or CPU) for the guard's lifetime; the cast cache
 /// is dropped at the end, because the optimizer updates the weights it caches copies of.
 /// A no-op when !enabled.
@@ -61,8 +72,7 @@ void multiplyAll(const std::vector<at::Tensor>& tensors, const at::Tensor& facto
 void setCudaMath(bool allowTf32, bool cudnnBenchmark);
 
 /// Peak bytes of tensors a CUDA device's caching allocator held since the last reset; -1
-/// where this LibTorch cannot tell (a CPU device, or LibTorch < 2.9 without the device-generic
-/// allocator statistics).
+/// elsewhere (a CPU device, or a build without CUDA).
 std::int64_t peakDeviceMemory(const c10::Device& device);
 void resetPeakDeviceMemory(const c10::Device& device);
 

@@ -8,17 +8,22 @@
 namespace tautrain::model {
 
 /// How a batch is laid out: kPadded [B, L, d], or kPacked [tokens, d] so that embeddings,
-/// feed-forwards and norms spend nothing on padding (attention still sees [B, L]).
+/// feed-forwards and norms spend nothing on padding (attention too with kVarlen).
 enum class Layout { kPadded, kPacked };
 constexpr std::array<core::Named<Layout>, 2> names(Layout) {
   return {{{Layout::kPadded, "padded"}, {Layout::kPacked, "packed"}}};
 }
 
 /// kReference: written out, every LibTorch; kFused: scaled_dot_product_attention, LibTorch >= 2.0;
-/// kAuto: fused where available.
-enum class Attention { kReference, kFused, kAuto };
-constexpr std::array<core::Named<Attention>, 3> names(Attention) {
-  return {{{Attention::kReference, "reference"}, {Attention::kFused, "fused"}, {Attention::kAuto, "auto"}}};
+/// kVarlen: on the packed tokens without re-padding (LibTorch >= 2.2, packed layout; on CUDA,
+/// elsewhere it re-pads as kAuto does); kAuto: varlen where layout, device and LibTorch allow,
+/// else fused where available.
+enum class Attention { kReference, kFused, kVarlen, kAuto };
+constexpr std::array<core::Named<Attention>, 4> names(Attention) {
+  return {{{Attention::kReference, "reference"},
+           {Attention::kFused, "fused"},
+           {Attention::kVarlen, "varlen"},
+           {Attention::kAuto, "auto"}}};
 }
 
 struct ModelConfig {
@@ -46,7 +51,7 @@ struct ModelConfig {
     v("decoder_hidden2", decoder_hidden2, "");
     v("dropout", dropout, "dropout everywhere");
     v("layout", layout, "packed: no compute on padding outside attention");
-    v("attention", attention, "fused needs LibTorch >= 2.0; auto: fused where available");
+    v("attention", attention, "fused needs LibTorch >= 2.0, varlen CUDA, LibTorch >= 2.2 and the packed layout");
   }
   void validate() const {
     TAUTRAIN_CHECK_KEY(type_embedding > 0, "type_embedding", "must be positive");
@@ -56,6 +61,8 @@ struct ModelConfig {
     TAUTRAIN_CHECK_KEY(embed_hidden > 0 && d_ff > 0 && decoder_hidden1 > 0 && decoder_hidden2 > 0, "d_ff",
                        "hidden widths must be positive");
     TAUTRAIN_CHECK_KEY(dropout >= 0 && dropout < 1, "dropout", "must be in [0, 1)");
+    TAUTRAIN_CHECK_KEY(attention != Attention::kVarlen || layout == Layout::kPacked, "attention",
+                       "varlen attends over packed tokens: it needs layout: packed");
   }
 };
 

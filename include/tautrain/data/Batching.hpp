@@ -22,6 +22,11 @@ struct BatchingOptions {
   bool smart = true;                 ///< false: random batches (no sorting)
 };
 
+/// The padded length of a batch whose longest candidate has `length` tokens, when lengths are
+/// bucketed (a CUDA graph is captured per batch shape): multiples of 8 up to 64, then four
+/// steps per doubling, so at most 25 % of padding is added and lengths up to 300 take 17 shapes.
+std::int64_t lengthBucket(std::int64_t length);
+
 /// A contiguous run of candidates [begin, end) in dataset order, never crossing a shard.
 struct Block {
   std::int64_t begin = 0, end = 0;

@@ -32,6 +32,8 @@ struct LoaderOptions {
   /// Also build tensors in the background (pinned when pin_memory).
   bool make_tensors = false;
   bool pin_memory = false;
+  /// Pads each batch to lengthBucket of its longest candidate (fewer shapes for CUDA graphs).
+  bool bucket_lengths = false;
 
   static LoaderOptions fromConfig(const DataConfig& config, std::uint64_t seed);
 };

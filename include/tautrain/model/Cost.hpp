@@ -30,7 +30,8 @@ struct BatchShape {
   static BatchShape of(const data::HostBatch& batch);
 };
 
-/// Whether the model runs fused attention under `config` with this LibTorch (auto: where it can).
+/// Whether the model's padded attention (and varlen's fallback off CUDA) runs fused under
+/// `config` with this LibTorch (auto: where it can).
 bool runsFusedAttention(const ModelConfig& config);
 
 class CostModel {
