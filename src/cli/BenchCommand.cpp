@@ -314,19 +314,25 @@ void runTrainBench(const TrainBenchOptions& options) {
             << " timed steps per variant, median of " << options.throughput.rounds << " rounds\n"
             << fmt::format("measured peak: matmul {:.3g} TFLOP/s ({}), copy {:.0f} GB/s\n", peak.flops_per_s / 1e12,
                            peak.dtype, peak.bytes_per_s / 1e9)
-            << fmt::format("{:<8} {:<7} {:>8} {:>13} {:>6} {:>7} {:>13} {:>6} {:>7} {:>10} {:>10}\n", "batching",
-                           "layout", "pad eff", "train cand/s", "ratio", "floor", "infer cand/s", "ratio", "floor",
-                           "memory", "predicted");
+            << fmt::format("{:<8} {:<7} {:<6} {:>8} {:>13} {:>6} {:>7} {:>13} {:>6} {:>7} {:>10} {:>10} {:>9}\n",
+                           "batching", "layout", "step", "pad eff", "train cand/s", "ratio", "floor", "infer cand/s",
+                           "ratio", "floor", "memory", "predicted", "host ms");
   for (const auto& row : report.rows) {
     const double trainRatio = row.train_candidates_per_s / reference.train_candidates_per_s;
     const double inferRatio = row.infer_candidates_per_s / reference.infer_candidates_per_s;
     const double trainFloor = train::floorRate(row.train_cost, peak), inferFloor = train::floorRate(row.infer_cost, peak);
-    std::cout << fmt::format("{:<8} {:<7} {:>8.3f} {:>13.0f} {:>6.2f} {:>6.1f}% {:>13.0f} {:>6.2f} {:>6.1f}% {:>10} {:>10}\n",
-                             row.smart ? "smart" : "random", core::nameOf(row.layout), row.padding_efficiency,
+    std::cout << fmt::format("{:<8} {:<7} {:<6} {:>8.3f} {:>13.0f} {:>6.2f} {:>6.1f}% {:>13.0f} {:>6.2f} {:>6.1f}% {:>10} "
+                             "{:>10} {:>9.2f}\n",
+                             row.smart ? "smart" : "random", core::nameOf(row.layout),
+                             row.cuda_graphs ? "graphs" : "eager", row.padding_efficiency,
                              row.train_candidates_per_s, trainRatio, 100 * row.train_candidates_per_s / trainFloor,
                              row.infer_candidates_per_s, inferRatio, 100 * row.infer_candidates_per_s / inferFloor,
-                             memoryText(row.train_peak_memory_bytes), memoryText(row.train_memory_estimate_bytes));
+                             memoryText(row.train_peak_memory_bytes), memoryText(row.train_memory_estimate_bytes),
+                             row.train_host_ms_per_step);
     result["rows"].push_back({{"batching", row.smart ? "smart" : "random"}, {"layout", core::nameOf(row.layout)},
+                              {"cuda_graphs", row.cuda_graphs},
+                              {"train_host_ms_per_step", row.train_host_ms_per_step},
+                              {"infer_host_ms_per_step", row.infer_host_ms_per_step},
                               {"padding_efficiency", row.padding_efficiency},
                               {"train_candidates_per_s", row.train_candidates_per_s},
                               {"infer_candidates_per_s", row.infer_candidates_per_s},
@@ -345,12 +351,16 @@ void runTrainBench(const TrainBenchOptions& options) {
                            "MFLOP and {:.2f} MB (smart batches)\n",
                            reference.train_cost.flops / 1e6, reference.train_cost.bytes / 1e6,
                            reference.infer_cost.flops / 1e6, reference.infer_cost.bytes / 1e6);
-  const auto configured = std::find_if(report.rows.begin(), report.rows.end(), [&](const auto& row) {
-    return row.smart == config.data.smart_batching && row.layout == config.model.layout;
-  });
-  std::cout << fmt::format("ATen operators per step ({} layout; about the kernel launches on a GPU): training {}, "
+  // The variant a training with this config runs: with graphs where there is a graphs row.
+  auto configured = std::find_if(report.rows.begin(), report.rows.end(), [](const auto& row) { return row.cuda_graphs; });
+  if (configured == report.rows.end())
+    configured = std::find_if(report.rows.begin(), report.rows.end(), [&](const auto& row) {
+      return row.smart == config.data.smart_batching && row.layout == config.model.layout;
+    });
+  std::cout << fmt::format("ATen operators per step ({} layout{}; about the kernel launches on a GPU): training {}, "
                            "inference {}\n",
-                           core::nameOf(configured->layout), configured->train_operators_per_step, configured->infer_operators_per_step);
+                           core::nameOf(configured->layout), configured->cuda_graphs ? ", CUDA graphs" : "",
+                           configured->train_operators_per_step, configured->infer_operators_per_step);
   if (!baseline.is_null()) {
     const double trainRatio = configured->train_candidates_per_s / baseline["train_candidates_per_s"].get<double>();
     const double inferRatio = configured->infer_candidates_per_s / baseline["infer_candidates_per_s"].get<double>();
@@ -360,8 +370,9 @@ void runTrainBench(const TrainBenchOptions& options) {
                              baseline["padding_efficiency"].get<double>(), baseline["train_candidates_per_s"].get<double>(),
                              baseline["infer_candidates_per_s"].get<double>(),
                              memoryText(baseline["peak_memory_bytes"].get<std::int64_t>()))
-              << fmt::format("tautrain ({} batching, {} layout) over the baseline: training {:.2f}x, inference {:.2f}x\n",
-                             configured->smart ? "smart" : "random", core::nameOf(configured->layout), trainRatio, inferRatio);
+              << fmt::format("tautrain ({} batching, {} layout{}) over the baseline: training {:.2f}x, inference {:.2f}x\n",
+                             configured->smart ? "smart" : "random", core::nameOf(configured->layout),
+                             configured->cuda_graphs ? ", CUDA graphs" : "", trainRatio, inferRatio);
     result["pytorch_baseline"] = baseline;
     result["pytorch_baseline"]["train_ratio"] = trainRatio;
     result["pytorch_baseline"]["infer_ratio"] = inferRatio;

@@ -43,21 +43,29 @@ std::vector<data::LoadedBatch> takeBatches(data::Loader& loader, std::int64_t co
   return batches;
 }
 
+struct Rate {
+  double candidates_per_s = 0;
+  double host_seconds_per_step = 0;  ///< until work returned, copies in
+};
+
 /// Candidates per second over the batches after the first `warmup`; the device is
 /// synchronised before the clock starts and before it stops.
 template <typename Work>
-double rate(const std::vector<data::LoadedBatch>& batches, std::int64_t warmup, const torch::Device& device,
-            Work work) {
+Rate rate(const std::vector<data::LoadedBatch>& batches, std::int64_t warmup, const torch::Device& device, Work work) {
   for (std::int64_t i = 0; i < warmup; ++i) work(batches[i].tensors->to(device));
   waitFor(device);
   const auto start = SteadyClock::now();
   std::int64_t candidates = 0;
+  double host = 0;
   for (std::size_t i = warmup; i < batches.size(); ++i) {
     candidates += batches[i].host.size;
+    const auto called = SteadyClock::now();
     work(batches[i].tensors->to(device));
+    host += secondsSince(called);
   }
   waitFor(device);
-  return static_cast<double>(candidates) / secondsSince(start);
+  const auto steps = static_cast<double>(batches.size() - static_cast<std::size_t>(warmup));
+  return {static_cast<double>(candidates) / secondsSince(start), host / steps};
 }
 
 /// Real over padded tokens of the timed batches.
@@ -168,12 +176,17 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
   const model::CostModel cost(schema, config.model, bf16 ? 2 : 4);
 
   auto& rows = report.rows;
-  std::vector<std::vector<double>> trainRates, inferRates;
+  std::vector<std::vector<Rate>> trainRates, inferRates;
   std::vector<std::vector<data::LoadedBatch>> batchesOf;
-  std::vector<std::size_t> largestBatch;
-  for (const bool smart : {true, false}) {
+  std::vector<std::size_t> largestBatch, batchesOfRow;
+  // Smart and random batching in both layouts; on CUDA, smart batching with graphs as well.
+  std::vector<bool> graphVariants{false, false};
+  if (usesCudaGraphs(config.train, device)) graphVariants.push_back(true);
+  for (std::size_t variant = 0; variant < graphVariants.size(); ++variant) {
+    const bool smart = variant != 1, graphs = graphVariants[variant];
     auto loaderOptions = tensorLoaderOptions(config.data, config.seed, device);
     loaderOptions.batching.smart = smart;
+    loaderOptions.bucket_lengths = graphs;
     data::Loader loader(dataset, scaler, loaderOptions);
     const auto& batches = batchesOf.emplace_back(takeBatches(loader, options.warmup_steps + options.steps));
     // Both layouts run the same batches: one efficiency and one cost serve them.
@@ -182,7 +195,9 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
                                             [&](const auto& host) { return cost.training(host, report.parameters); });
     const auto inferCost =
         costPerCandidate(batches, options.warmup_steps, [&](const auto& host) { return cost.inference(host); });
-    for (const auto layout : {model::Layout::kPadded, model::Layout::kPacked}) {
+    const auto layouts = graphs ? std::vector<model::Layout>{model::Layout::kPadded}
+                                : std::vector<model::Layout>{model::Layout::kPadded, model::Layout::kPacked};
+    for (const auto layout : layouts) {
       auto layoutConfig = config.model;
       layoutConfig.layout = layout;
       const model::CostModel layoutCost(schema, layoutConfig, bf16 ? 2 : 4);
@@ -194,9 +209,11 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
         if (bytes > memoryEstimate) memoryEstimate = bytes, largest = i;
       }
       largestBatch.push_back(largest);
+      batchesOfRow.push_back(batchesOf.size() - 1);
       auto& row = rows.emplace_back();
       row.smart = smart;
       row.layout = layout;
+      row.cuda_graphs = graphs;
       row.padding_efficiency = efficiency;
       row.train_cost = trainCost;
       row.infer_cost = inferCost;
@@ -208,49 +225,63 @@ ThroughputReport measureThroughput(const config::RunConfig& config, const Throug
   // Rounds interleave the variants, so that drifts of a shared machine hit them all alike.
   for (int round = 0; round < options.rounds; ++round) {
     for (std::size_t v = 0; v < rows.size(); ++v) {
-      const auto& batches = batchesOf[v / 2];
+      const auto& batches = batchesOf[batchesOfRow[v]];
       auto modelConfig = config.model;
       modelConfig.layout = rows[v].layout;
       torch::manual_seed(config.seed);
       model::TauTransformer model(schema, modelConfig);
       model->to(device);
       MultiTensorAdam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.learning_rate));
+      const auto graphs = rows[v].cuda_graphs ? graphsFor(config.train, model, device) : nullptr;
+      const auto step = [&](const data::TensorBatch& batch) {
+        trainStep(model, optimizer, weighting, batch, device, bf16, nullptr, nullptr, graphs.get());
+      };
+      const auto infer = [&](const data::TensorBatch& batch) {
+        torch::NoGradGuard noGrad;
+        compat::AutocastGuard autocast(device, bf16);
+        graphs ? graphs->forward(batch) : model->forward(batch);
+      };
+      if (graphs) {  // every shape captured before the clock runs: capture is a one-off per run
+        model->train();
+        for (const auto& batch : batches) step(batch.tensors->to(device));
+        model->eval();
+        for (const auto& batch : batches) infer(batch.tensors->to(device));
+      }
       model->train();
       if (!device.is_cuda()) {  // a first step, counted: the weights were there before, all else is its own
         const auto largest = batches[largestBatch[v]].tensors->to(device);
         compat::HostMemoryCounter counter;
-        trainStep(model, optimizer, weighting, largest, device, bf16);
+        step(largest);
         rows[v].train_peak_memory_bytes =
             std::max(rows[v].train_peak_memory_bytes, counter.peak() + 4 * report.parameters);
       }
       compat::resetPeakDeviceMemory(device);
-      trainRates[v].push_back(rate(batches, options.warmup_steps, device, [&](const auto& batch) {
-        trainStep(model, optimizer, weighting, batch, device, bf16);
-      }));
+      trainRates[v].push_back(rate(batches, options.warmup_steps, device, step));
       if (device.is_cuda())
         rows[v].train_peak_memory_bytes = std::max(rows[v].train_peak_memory_bytes, compat::peakDeviceMemory(device));
       const auto sample = batches.back().tensors->to(device);
-      rows[v].train_operators_per_step =
-          topLevelOperators(device, [&] { trainStep(model, optimizer, weighting, sample, device, bf16); });
+      rows[v].train_operators_per_step = topLevelOperators(device, [&] { step(sample); });
       model->eval();
-      torch::NoGradGuard noGrad;
-      const auto infer = [&](const data::TensorBatch& batch) {
-        compat::AutocastGuard autocast(device, bf16);
-        model->forward(batch);
-      };
       inferRates[v].push_back(rate(batches, options.warmup_steps, device, infer));
       rows[v].infer_operators_per_step = topLevelOperators(device, [&] { infer(sample); });
     }
   }
   report.peak = measurePeak(device, bf16, config.train.allow_tf32);
   for (std::size_t v = 0; v < rows.size(); ++v) {
-    rows[v].train_candidates_per_s = median(trainRates[v]);
-    rows[v].infer_candidates_per_s = median(inferRates[v]);
+    const auto medianOf = [](const std::vector<Rate>& rates, double Rate::*field) {
+      std::vector<double> values;
+      for (const auto& r : rates) values.push_back(r.*field);
+      return median(values);
+    };
+    rows[v].train_candidates_per_s = medianOf(trainRates[v], &Rate::candidates_per_s);
+    rows[v].infer_candidates_per_s = medianOf(inferRates[v], &Rate::candidates_per_s);
+    rows[v].train_host_ms_per_step = 1e3 * medianOf(trainRates[v], &Rate::host_seconds_per_step);
+    rows[v].infer_host_ms_per_step = 1e3 * medianOf(inferRates[v], &Rate::host_seconds_per_step);
     logger->info(
-        "{} batching, {} layout: training {:.0f} candidates/s, inference {:.0f} candidates/s (median of {}), "
+        "{} batching, {} layout{}: training {:.0f} candidates/s, inference {:.0f} candidates/s (median of {}), "
         "padding efficiency {:.3f}",
-        rows[v].smart ? "smart" : "random", core::nameOf(rows[v].layout), rows[v].train_candidates_per_s,
-        rows[v].infer_candidates_per_s, options.rounds, rows[v].padding_efficiency);
+        rows[v].smart ? "smart" : "random", core::nameOf(rows[v].layout), rows[v].cuda_graphs ? ", CUDA graphs" : "",
+        rows[v].train_candidates_per_s, rows[v].infer_candidates_per_s, options.rounds, rows[v].padding_efficiency);
   }
   return report;
 }

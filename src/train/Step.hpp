@@ -12,6 +12,7 @@
 #include "tautrain/dist/Communicator.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/model/TauTransformer.hpp"
+#include "tautrain/train/GraphedModel.hpp"
 #include "tautrain/train/Schedule.hpp"
 
 namespace tautrain::train {
@@ -34,6 +35,18 @@ inline torch::Device setUpDevice(const TrainConfig& config, const dist::RankInfo
   if (config.torch_threads > 0) torch::set_num_threads(config.torch_threads);
   compat::setCudaMath(config.allow_tf32, config.cudnn_benchmark);
   return device;
+}
+
+/// Whether train.cuda_graphs asks for graphs on `device` (auto: on CUDA).
+inline bool usesCudaGraphs(const TrainConfig& config, const torch::Device& device) {
+  return device.is_cuda() && config.cuda_graphs != CudaGraphs::kOff;
+}
+
+/// Graphs of `model`'s encoder when train.cuda_graphs asks for them on `device`, else null.
+inline std::unique_ptr<GraphedModel> graphsFor(const TrainConfig& config, model::TauTransformer model,
+                                               const torch::Device& device) {
+  if (!usesCudaGraphs(config, device)) return nullptr;
+  return std::make_unique<GraphedModel>(std::move(model), device, config.cuda_graph_limit);
 }
 
 /// Loader options that also build the batches' tensors, pinned when they go to a GPU; in a
@@ -76,16 +89,20 @@ class LossWeights {
 /// weighted mean loss of the global batch; returns that loss without waiting for the device.
 /// Each rank backpropagates its weighted sum; with a communicator the gradient sums, weight
 /// sums and `agreement` travel in one all-reduce, so N ranks take the step one process would
-/// take on the union of their batches, and agree on what to do after it.
+/// take on the union of their batches, and agree on what to do after it. With `graphs` the
+/// encoder replays from CUDA graphs.
 inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optimizer& optimizer,
                                const LossWeights& weighting, const data::TensorBatch& batch,
                                const torch::Device& device, bool bf16, dist::Communicator* comm = nullptr,
-                               StepAgreement* agreement = nullptr) {
-  optimizer.zero_grad();
+                               StepAgreement* agreement = nullptr, GraphedModel* graphs = nullptr) {
+  // Gradients set to none (as LibTorch 2.x's zero_grad does, 1.13's zeroes them): backward then
+  // hands over its tensors, a graph's static ones included, instead of adding them to zeros.
+  for (auto& group : optimizer.param_groups())
+    for (auto& p : group.params()) p.mutable_grad() = torch::Tensor();
   torch::Tensor logits;
   {
     compat::AutocastGuard autocast(device, bf16);
-    logits = model->forward(batch);
+    logits = graphs ? graphs->forward(batch) : model->forward(batch);
   }
   const auto [lossSum, weightSum] = weighting.sums(logits, batch);
   lossSum.backward();
@@ -120,9 +137,10 @@ inline torch::Tensor trainStep(model::TauTransformer& model, torch::optim::Optim
 }
 
 /// One pass over epoch 0 of `loader` without gradient: use(loaded batch, its tensors on the
-/// device, float logits) for every batch in plan order.
+/// device, float logits) for every batch in plan order; with `graphs` the encoder replays.
 template <typename Use>
-void predict(model::TauTransformer& model, data::Loader& loader, const torch::Device& device, bool bf16, Use use) {
+void predict(model::TauTransformer& model, data::Loader& loader, const torch::Device& device, bool bf16, Use use,
+             GraphedModel* graphs = nullptr) {
   torch::NoGradGuard noGrad;
   model->eval();
   loader.startEpoch(0);
@@ -131,7 +149,7 @@ void predict(model::TauTransformer& model, data::Loader& loader, const torch::De
     torch::Tensor logits;
     {
       compat::AutocastGuard autocast(device, bf16);
-      logits = model->forward(batch).to(torch::kFloat);
+      logits = (graphs ? graphs->forward(batch) : model->forward(batch)).to(torch::kFloat);
     }
     use(*loaded, batch, logits);
   }

@@ -63,7 +63,8 @@ struct ValidationSums {
 /// Validation over this rank's share; in a data-parallel run the sums are all-reduced and the
 /// scores gathered, so every rank sees the same figures and takes the same early-stopping step.
 EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const torch::Device& device,
-                     const LossWeights& weighting, bool bf16, ValidationScores& scores, dist::Communicator* comm) {
+                     const LossWeights& weighting, bool bf16, ValidationScores& scores, dist::Communicator* comm,
+                     GraphedModel* graphs) {
   ValidationSums sums;
   std::vector<float> probabilities, weights;
   std::vector<std::int64_t> labels;
@@ -76,7 +77,8 @@ EpochRecord validate(model::TauTransformer& model, data::Loader& loader, const t
             probabilities.insert(probabilities.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
             labels.insert(labels.end(), loaded.host.label.begin(), loaded.host.label.end());
             weights.insert(weights.end(), loaded.host.weight.begin(), loaded.host.weight.end());
-          });
+          },
+          graphs);
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const float* row = probabilities.data() + i * 4;
     const auto predicted = std::max_element(row, row + 4) - row;
@@ -296,7 +298,7 @@ class Run {
     m_lr = learningRate(m_config.train, state.global_step, m_epochBatches);
     setLearningRate(*m_optimizer, m_lr);
     const auto loss = trainStep(m_model, *m_optimizer, *m_weighting, batch, m_device, m_bf16, m_comm.get(),
-                                m_comm ? &agreement : nullptr);
+                                m_comm ? &agreement : nullptr, m_graphs.get());
     m_pendingLosses.add(loss.detach(), state.epoch, state.step, loaded.host.index);
     state.candidates += m_comm ? static_cast<std::int64_t>(batch.size) * m_rank.world_size : batch.size;
     state.seconds += secondsSince(stepStart);
@@ -322,7 +324,9 @@ class Run {
   /// The epoch's validation, its record in the history, log and TensorBoard.
   EpochRecord validateEpoch(ValidationScores& scores) {
     m_pendingLosses.settle(state.loss_sum);
-    EpochRecord record = validate(m_model, *m_validLoader, m_device, *m_weighting, m_bf16, scores, m_comm.get());
+    EpochRecord record =
+        validate(m_model, *m_validLoader, m_device, *m_weighting, m_bf16, scores, m_comm.get(), m_graphs.get());
+    if (m_graphs) m_logger->info("{}", m_graphs->summary());
     record.epoch = state.epoch;
     record.train_loss = state.step > 0 ? state.loss_sum / static_cast<double>(state.step) : 0;
     record.learning_rate = m_lr;
@@ -381,13 +385,14 @@ class Run {
     state.scaler_json = scalerJson;
     state.config_yaml = config::dumpRunConfig(m_config);
 
-    m_trainLoader = std::make_unique<data::Loader>(
-        *m_train, *m_scaler,
-        tensorLoaderOptions(m_config.data, m_config.seed, m_device, m_rank,
-                            globalBatches() ? data::RankShare::kBatchSlices : data::RankShare::kBlocks));
-    m_validLoader = std::make_unique<data::Loader>(
-        *m_valid, *m_scaler,
-        tensorLoaderOptions(m_config.data, m_config.seed, m_device, m_rank, data::RankShare::kWholeBatches));
+    auto trainOptions = tensorLoaderOptions(m_config.data, m_config.seed, m_device, m_rank,
+                                            globalBatches() ? data::RankShare::kBatchSlices : data::RankShare::kBlocks);
+    auto validOptions =
+        tensorLoaderOptions(m_config.data, m_config.seed, m_device, m_rank, data::RankShare::kWholeBatches);
+    // Few distinct batch shapes, so that few graphs serve them.
+    trainOptions.bucket_lengths = validOptions.bucket_lengths = usesCudaGraphs(m_config.train, m_device);
+    m_trainLoader = std::make_unique<data::Loader>(*m_train, *m_scaler, trainOptions);
+    m_validLoader = std::make_unique<data::Loader>(*m_valid, *m_scaler, validOptions);
   }
 
   void buildModel(const std::string& resumeFrom) {
@@ -397,9 +402,15 @@ class Run {
     m_model->to(m_device);
     for (const auto& [block, count] : m_model->parameterCounts())
       m_logger->info("  {:<16} {:>9} parameters", block, count);
-    m_logger->info("TauTransformer: {} trainable parameters, {} layout, {} attention", m_model->parameterCount(),
-                   core::nameOf(m_config.model.layout),
-                   core::nameOf(m_model->fusedAttention() ? model::Attention::kFused : model::Attention::kReference));
+    m_graphs = graphsFor(tc, m_model, m_device);
+    const auto attention = m_model->varlenAttention() && m_device.is_cuda() && !m_graphs ? model::Attention::kVarlen
+                           : m_model->fusedAttention()                                 ? model::Attention::kFused
+                                                                                       : model::Attention::kReference;
+    m_logger->info("TauTransformer: {} trainable parameters, {} layout, {} attention{}", m_model->parameterCount(),
+                   core::nameOf(m_graphs ? model::Layout::kPadded : m_config.model.layout), core::nameOf(attention),
+                   m_graphs ? fmt::format(", encoder replayed from CUDA graphs (lengths bucketed, at most {} shapes)",
+                                          tc.cuda_graph_limit)
+                            : "");
     m_optimizer = std::make_unique<MultiTensorAdam>(
         m_model->parameters(), torch::optim::AdamOptions(tc.learning_rate).betas({tc.beta1, tc.beta2}).eps(tc.epsilon));
     bool ownRng = false;
@@ -461,6 +472,7 @@ class Run {
   std::unique_ptr<data::Loader> m_trainLoader, m_validLoader;
   model::TauTransformer m_model{nullptr};
   std::unique_ptr<MultiTensorAdam> m_optimizer;
+  std::unique_ptr<GraphedModel> m_graphs;
   std::unique_ptr<LossWeights> m_weighting;
   std::unique_ptr<io::EventWriter> m_events;
   PendingLosses m_pendingLosses;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "support/Checkpoints.hpp"
+#include "support/GraphedSteps.hpp"
 #include "support/TestData.hpp"
 #include "support/TinyRun.hpp"
 #include "tautrain/compat/TorchCompat.hpp"
@@ -123,6 +124,70 @@ TEST(Cuda, FusedAttentionAgreesWithTheReference) {
     const auto reference = f.model(layout, model::Attention::kReference)->forward(batch);
     const auto fused = f.model(layout, model::Attention::kFused)->forward(batch);
     EXPECT_LE(maxDifference(reference, fused), 1e-5) << core::nameOf(layout);
+  }
+}
+
+TEST(Cuda, VarlenAttentionAgreesWithThePaddedAttentionInFp32AndBf16) {
+  TAUTRAIN_NEED_DEVICE();
+  if (!compat::kHasVarlenAttention) GTEST_SKIP() << "this LibTorch has no variable-length attention";
+  Fixture f;
+  if (f.device.is_cpu()) GTEST_SKIP() << "the variable-length kernel is CUDA only; on a CPU the model re-pads";
+  auto padded = f.model(model::Layout::kPacked, model::Attention::kFused);
+  auto varlen = f.model(model::Layout::kPacked, model::Attention::kVarlen);
+  ASSERT_TRUE(varlen->varlenAttention());
+  const auto batch = f.batch();
+  ASSERT_LT(batch.tokens, batch.size * batch.max_len);  // there is padding the varlen path skips
+  for (const bool bf16 : {false, true}) {
+    for (auto* m : {&padded, &varlen}) (*m)->zero_grad();
+    torch::Tensor a, b;
+    {
+      compat::AutocastGuard autocast(f.device, bf16);
+      a = padded->forward(batch);
+      b = varlen->forward(batch);
+    }
+    const double scale = a.abs().max().item<double>(), difference = maxDifference(a, b);
+    EXPECT_LE(difference, bf16 ? 2e-2 * scale : 1e-5) << (bf16 ? "bf16" : "fp32");
+    RecordProperty(bf16 ? "bf16_max_abs_difference" : "fp32_max_abs_difference", std::to_string(difference));
+    a.to(torch::kFloat).logsumexp(1).sum().backward();
+    b.to(torch::kFloat).logsumexp(1).sum().backward();
+    const auto gradsA = padded->parameters(), gradsB = varlen->parameters();
+    for (std::size_t i = 0; i < gradsA.size(); ++i)
+      EXPECT_TRUE(torch::allclose(gradsA[i].grad().cpu(), gradsB[i].grad().cpu(), bf16 ? 5e-2 : 1e-3, bf16 ? 1e-3 : 1e-5))
+          << (bf16 ? "bf16" : "fp32") << " parameter " << i;
+  }
+}
+
+TEST(Cuda, GraphReplaysTrainAndScoreAsTheEagerStepsDo) {
+  TAUTRAIN_NEED_DEVICE();
+  Fixture f;
+  data::LoaderOptions options;
+  options.bucket_lengths = true;
+  const data::Loader bucketing(f.dataset, f.scaler, options);
+  const auto batches = test::twoShapeBatches(bucketing, f.device);
+  auto config = test::smallModel(model::Layout::kPadded, model::Attention::kAuto);
+  config.dropout = 0;  // replayed dropout draws other masks than eager dropout
+  for (const bool bf16 : {false, true}) {
+    const auto eager = test::runSteps(f.schema, config, f.device, batches, false, 16, bf16);
+    const auto graphed = test::runSteps(f.schema, config, f.device, batches, true, 16, bf16);
+    const std::string precision = bf16 ? "bf16" : "fp32";
+    EXPECT_EQ(graphed.graphs, 4) << precision;  // two shapes, training and inference
+    EXPECT_EQ(graphed.replays, 8) << precision;
+    bool bitwise = eager.losses == graphed.losses;
+    double largest = 0;
+    for (std::size_t i = 0; i < eager.weights.size(); ++i) {
+      bitwise = bitwise && torch::equal(eager.weights[i], graphed.weights[i]);
+      largest = std::max(largest, maxDifference(eager.weights[i], graphed.weights[i]));
+    }
+    for (std::size_t i = 0; i < eager.logits.size(); ++i) {
+      bitwise = bitwise && torch::equal(eager.logits[i], graphed.logits[i]);
+      EXPECT_LE(maxDifference(eager.logits[i], graphed.logits[i]), bf16 ? 2e-2 : 1e-5) << precision << " batch " << i;
+    }
+    for (std::size_t i = 0; i < eager.losses.size(); ++i)
+      EXPECT_NEAR(eager.losses[i], graphed.losses[i], bf16 ? 1e-2 : 1e-5) << precision << " step " << i;
+    // The same kernels on the same memory layout: expected bitwise; recorded either way.
+    EXPECT_LE(largest, bf16 ? 1e-2 : 1e-4) << precision;
+    RecordProperty(precision + "_bitwise", bitwise ? "true" : "false");
+    RecordProperty(precision + "_max_weight_difference", std::to_string(largest));
   }
 }
 

@@ -21,6 +21,12 @@ constexpr std::array<core::Named<Precision>, 2> names(Precision) {
   return {{{Precision::kFp32, "fp32"}, {Precision::kBf16, "bf16"}}};
 }
 
+/// CUDA graphs of the encoder per batch shape: kAuto where train.device is CUDA, kOn insists.
+enum class CudaGraphs { kAuto, kOn, kOff };
+constexpr std::array<core::Named<CudaGraphs>, 3> names(CudaGraphs) {
+  return {{{CudaGraphs::kAuto, "auto"}, {CudaGraphs::kOn, "on"}, {CudaGraphs::kOff, "off"}}};
+}
+
 struct TrainConfig {
   int max_epochs = 100;
   int patience = 10;
@@ -48,6 +54,8 @@ struct TrainConfig {
   Precision precision = Precision::kFp32;
   bool allow_tf32 = true;
   bool cudnn_benchmark = false;
+  CudaGraphs cuda_graphs = CudaGraphs::kAuto;
+  int cuda_graph_limit = 32;
 
   template <class V>
   void describe(V& v) {
@@ -78,6 +86,9 @@ struct TrainConfig {
     v("precision", precision, "bf16: autocast; weights, optimizer and loss stay fp32");
     v("allow_tf32", allow_tf32, "TF32 matmuls on CUDA");
     v("cudnn_benchmark", cudnn_benchmark, "cuDNN autotuning on CUDA");
+    v("cuda_graphs", cuda_graphs,
+      "replay the encoder as one CUDA graph per batch shape (lengths bucketed); auto: on CUDA, off elsewhere");
+    v("cuda_graph_limit", cuda_graph_limit, "graphs captured at most; further shapes run eagerly");
   }
   void validate() const {
     TAUTRAIN_CHECK_KEY(max_epochs > 0, "max_epochs", "must be positive");
@@ -102,6 +113,9 @@ struct TrainConfig {
     TAUTRAIN_CHECK_KEY(checkpoint_exit_code >= 0 && checkpoint_exit_code < 256, "checkpoint_exit_code",
                        "must be in [0, 255]");
     TAUTRAIN_CHECK_KEY(stop_after_steps >= 0, "stop_after_steps", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(cuda_graphs != CudaGraphs::kOn || device.rfind("cuda", 0) == 0, "cuda_graphs",
+                       "on needs train.device cuda, not ", device);
+    TAUTRAIN_CHECK_KEY(cuda_graph_limit >= 0, "cuda_graph_limit", "must be >= 0");
     TAUTRAIN_CHECK_KEY(!exit_after_checkpoint || checkpoint_every_steps > 0 || checkpoint_every_minutes > 0,
                        "exit_after_checkpoint", "needs checkpoint_every_steps or checkpoint_every_minutes");
   }

@@ -1,6 +1,7 @@
 #pragma once
 // Training and inference throughput of one config, for smart vs random batching and padded vs
-// packed layouts, measured in one run so that the ratios are fair.
+// packed layouts (and, on CUDA, the encoder replayed from CUDA graphs), measured in one run so
+// that the ratios are fair.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@ struct ThroughputOptions {
 struct Throughput {
   bool smart = true;
   model::Layout layout = model::Layout::kPadded;
+  /// The encoder replayed from CUDA graphs (padded, lengths bucketed); only on CUDA devices.
+  bool cuda_graphs = false;
   double padding_efficiency = 0;  ///< real over padded tokens in the timed batches
   double train_candidates_per_s = 0;
   double infer_candidates_per_s = 0;
@@ -32,6 +35,9 @@ struct Throughput {
   std::int64_t train_memory_estimate_bytes = 0;
   /// ATen operators per step not called from inside another: about the kernel launches on a GPU.
   std::int64_t train_operators_per_step = 0, infer_operators_per_step = 0;
+  /// Host time per timed step: how long the step's calls take to return (on a GPU they only
+  /// queue work, so this is what launches cost).
+  double train_host_ms_per_step = 0, infer_host_ms_per_step = 0;
 };
 
 /// What the device does at best, measured in the same run: a large matmul in the precision of
