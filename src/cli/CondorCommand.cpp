@@ -20,7 +20,10 @@ void addResourceOptions(CLI::App& command, jobs::JobResources& r) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   command.add_option("--cpus", r.cpus, "request_cpus")->capture_default_str();
-  command.add_option("--memory-gb", r.memory_gb, "request_memory")->capture_default_str();
+  command.add_option("--memory-gb", r.memory_gb,
+                     "request_memory (default: training jobs predict theirs from the config and the data, "
+                     "other jobs ask for 16)")
+      ->check(CLI::NonNegativeNumber);
   command.add_option("--disk-gb", r.disk_gb, "request_disk")->capture_default_str();
   command.add_option("--min-gpu-memory-gb", r.min_gpu_memory_gb, "require GPUs with at least this memory (0: any)")
       ->check(CLI::NonNegativeNumber);
@@ -29,7 +32,7 @@ void addResourceOptions(CLI::App& command, jobs::JobResources& r) {
   command.add_option("--gpu-memory-attribute", r.gpu_memory_attribute,
                      "job attribute that carries the GPU memory estimate on clusters that share GPUs, e.g. "
                      "RequestGPUMemoryMB (default: only a comment)");
-  command.add_option("--longest-tokens", r.longest_tokens, "tokens of the longest candidates, for the GPU memory estimate")
+  command.add_option("--longest-tokens", r.longest_tokens, "tokens of the longest candidates, for the memory estimates")
       ->capture_default_str();
   command.add_option("--checkpoint-minutes", r.checkpoint_minutes,
                      "training checkpoints and exits for HTCondor to save it this often (0: only by "

@@ -1,12 +1,24 @@
 #include "tautrain/data/Batching.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
+#include "tautrain/config/DataConfig.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Random.hpp"
 
 namespace tautrain::data {
+
+BatchingOptions batchingOptions(const DataConfig& config) {
+  BatchingOptions options;
+  options.batch_size = config.batch_size;
+  options.token_budget = config.token_budget;
+  options.attention_budget = config.attention_budget;
+  options.window_batches = config.window_batches;
+  options.smart = config.smart_batching;
+  return options;
+}
 
 std::int64_t lengthBucket(std::int64_t length) {
   if (length <= 64) return std::max<std::int64_t>(8, (length + 7) / 8 * 8);
@@ -37,15 +49,20 @@ void planRank(const std::vector<TokenCount>& counts, const std::vector<Block>& b
   for (std::size_t k = static_cast<std::size_t>(rank); k < blockOrder.size(); k += worldSize)
     for (auto i = blocks[blockOrder[k]].begin; i < blocks[blockOrder[k]].end; ++i) candidates.push_back(i);
 
-  std::int64_t windowSize;
-  if (options.batch_size > 0) {
-    windowSize = static_cast<std::int64_t>(options.batch_size) * options.window_batches;
-  } else {  // token budget only: estimate candidates per batch from the mean length
+  // Candidates per window: window_batches full batches; without a batch size, batches of what the
+  // budgets allow a candidate of mean length.
+  std::int64_t perBatch = options.batch_size;
+  if (perBatch <= 0) {
     double mean = 0;
     for (auto i : candidates) mean += counts[i];
-    mean = candidates.empty() ? 1 : std::max(1.0, mean / candidates.size());
-    windowSize = std::max<std::int64_t>(1, static_cast<std::int64_t>(options.token_budget / mean)) * options.window_batches;
+    mean = candidates.empty() ? 1 : std::max(1.0, mean / static_cast<double>(candidates.size()));
+    double allowed = std::numeric_limits<double>::infinity();
+    if (options.token_budget > 0) allowed = std::min(allowed, static_cast<double>(options.token_budget) / mean);
+    if (options.attention_budget > 0)
+      allowed = std::min(allowed, static_cast<double>(options.attention_budget) / (mean * mean));
+    perBatch = std::max<std::int64_t>(1, static_cast<std::int64_t>(allowed));
   }
+  const std::int64_t windowSize = perBatch * options.window_batches;
 
   Rng rng(streamSeed(seed, static_cast<std::uint64_t>(epoch), 1000003ULL + static_cast<std::uint64_t>(rank)));
   std::int64_t windowIndex = 0;
@@ -60,9 +77,12 @@ void planRank(const std::vector<TokenCount>& counts, const std::vector<Block>& b
     std::int64_t longest = 0;
     for (auto it = first; it != last; ++it) {
       const std::int64_t len = std::max<std::int64_t>(longest, counts[*it]);
-      const bool full = (options.batch_size > 0 && static_cast<int>(current.size()) >= options.batch_size) ||
-                        (options.token_budget > 0 && !current.empty() &&
-                         static_cast<std::int64_t>(current.size() + 1) * len > options.token_budget);
+      const auto size = static_cast<std::int64_t>(current.size()) + 1;  // with this candidate
+      // A candidate alone over a budget still makes a batch of its own.
+      const bool full = (options.batch_size > 0 && size > options.batch_size) ||
+                        (!current.empty() && ((options.token_budget > 0 && size * len > options.token_budget) ||
+                                              (options.attention_budget > 0 &&
+                                               size * len * len > options.attention_budget)));
       if (full) {
         windowBatches.push_back(std::move(current));
         current.clear();
@@ -86,8 +106,8 @@ void planRank(const std::vector<TokenCount>& counts, const std::vector<Block>& b
 EpochPlan planEpoch(const std::vector<TokenCount>& tokenCounts, const std::vector<Block>& blocks,
                     const BatchingOptions& options, std::uint64_t seed, std::int64_t epoch, int rank, int worldSize) {
   TAUTRAIN_CHECK(worldSize >= 1 && rank >= 0 && rank < worldSize, Error, "rank ", rank, " outside world of ", worldSize);
-  TAUTRAIN_CHECK_KEY(options.batch_size > 0 || options.token_budget > 0, "data.batch_size",
-                 "batch_size and token_budget cannot both be 0");
+  TAUTRAIN_CHECK_KEY(options.batch_size > 0 || options.token_budget > 0 || options.attention_budget > 0,
+                     "data.batch_size", "batch_size, token_budget and attention_budget cannot all be 0");
   TAUTRAIN_CHECK_KEY(options.window_batches > 0, "data.window_batches", "must be positive");
 
   std::vector<std::size_t> blockOrder(blocks.size());

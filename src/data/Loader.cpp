@@ -11,10 +11,7 @@ namespace tautrain::data {
 
 LoaderOptions LoaderOptions::fromConfig(const DataConfig& config, std::uint64_t seed) {
   LoaderOptions options;
-  options.batching.batch_size = config.batch_size;
-  options.batching.token_budget = config.token_budget;
-  options.batching.window_batches = config.window_batches;
-  options.batching.smart = config.smart_batching;
+  options.batching = batchingOptions(config);
   options.pruning = config.pruning;
   options.block_size = config.block_size;
   options.threads = config.threads;
@@ -85,6 +82,10 @@ Loader::Loader(const Dataset& dataset, StandardScaler scaler, LoaderOptions opti
 }
 
 Loader::~Loader() { stop(); }
+
+std::int64_t Loader::longestCandidate() const {
+  return m_tokenCounts.empty() ? 0 : *std::max_element(m_tokenCounts.begin(), m_tokenCounts.end());
+}
 
 void Loader::stop() { m_pipeline.reset(); }
 

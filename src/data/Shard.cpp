@@ -341,6 +341,23 @@ void ShardReader::read(std::int64_t begin, std::int64_t end, CandidateBlock& blo
   }
 }
 
+DataExtent measureExtent(const std::vector<std::string>& paths, const FeatureSchema& schema) {
+  DataExtent extent;
+  for (const auto& path : paths) {
+    const auto file = io::h5::File::openRead(path);
+    ++extent.shards;
+    extent.candidates += static_cast<std::int64_t>(file.shape("/candidates/label").at(0));
+    for (const auto& c : schema.collections) {
+      TAUTRAIN_CHECK(file.exists(featuresPath(c)), DataError, path, ": missing dataset ", featuresPath(c),
+                     " required by the feature schema");
+      const auto shape = file.shape(featuresPath(c));
+      extent.tokens += static_cast<std::int64_t>(shape.at(0));
+      extent.feature_values += static_cast<std::int64_t>(shape.at(0) * (shape.size() > 1 ? shape[1] : 1));
+    }
+  }
+  return extent;
+}
+
 std::vector<std::string> expandPaths(const std::vector<std::string>& specs, const std::string& extension) {
   std::vector<std::string> paths;
   for (const auto& spec : specs) {

@@ -1,5 +1,6 @@
 #include "tautrain/jobs/Condor.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include "tautrain/config/RunConfig.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Text.hpp"
+#include "tautrain/data/Batching.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/dist/RankInfo.hpp"
 #include "tautrain/model/Cost.hpp"
@@ -71,16 +73,13 @@ std::string condorArguments(const std::vector<std::string>& words) {
 }
 
 std::int64_t estimateGpuMemoryMb(const config::RunConfig& config, std::int64_t parameters, std::int64_t longest) {
-  const double batch = config.data.batch_size > 0 ? config.data.batch_size : 350;
-  const double tokenSlots = config.data.token_budget > 0 ? static_cast<double>(config.data.token_budget)
-                                                         : batch * static_cast<double>(longest);
   // bf16 autocast keeps about half its saved values in fp32 (norm inputs, the residual stream).
   const int valueBytes = config.train.precision == train::Precision::kBf16 ? 3 : 4;
   const model::CostModel cost(data::FeatureSchema::fromSpec(config.data.features), config.model, valueBytes);
   constexpr double kContextMb = 600;  // CUDA context and LibTorch kernels
-  const double mb =
-      kContextMb +
-      cost.trainingMemoryBytes(parameters, {tokenSlots, tokenSlots, static_cast<double>(longest)}) / (1024.0 * 1024.0);
+  longest = std::min(longest, config.data.hard_token_limit);  // no candidate is longer
+  const double mb = kContextMb + cost.worstTrainingMemoryBytes(parameters, data::batchingOptions(config.data), longest) /
+                                     (1024.0 * 1024.0);
   // 25 % headroom for the caching allocator's fragmentation, rounded up to 256 MiB.
   return static_cast<std::int64_t>(std::ceil(mb * 1.25 / 256.0) * 256.0);
 }

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 
@@ -15,6 +16,7 @@
 #include "tautrain/data/Shard.hpp"
 #include "tautrain/jobs/Condor.hpp"
 #include "tautrain/train/Benchmark.hpp"
+#include "tautrain/train/HostMemory.hpp"
 
 namespace tautrain::jobs {
 
@@ -23,6 +25,34 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
+
+/// request_memory of the jobs whose memory has no model yet (scoring, merging, studies' last step).
+constexpr double kUnmodelledJobMemoryGb = 16;
+
+std::int64_t parameterCount(const config::RunConfig& config) {
+  const auto sizes = train::parameterSizes(config);
+  return std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0});
+}
+
+/// request_memory of a training job: the predicted peak of each of its ranks
+/// (train/HostMemory.hpp) with a quarter's headroom, rounded up to half a GB. Where the data
+/// cannot be read (it exists only on the execute nodes), kUnmodelledJobMemoryGb and why.
+std::pair<double, std::string> trainingMemoryGb(const config::RunConfig& config, const JobResources& r) {
+  const auto schema = data::FeatureSchema::fromSpec(config.data.features);
+  data::DataExtent train, valid;
+  try {
+    const auto split = data::splitFiles(config.data);
+    train = data::measureExtent(split.train, schema), valid = data::measureExtent(split.valid, schema);
+  } catch (const DataError& e) {
+    return {kUnmodelledJobMemoryGb, std::string("not predicted, the data cannot be read here: ") + e.what()};
+  }
+  const int ranks = std::max(r.gpus, 1);
+  const auto memory =
+      train::predictHostMemory(config, train, valid, parameterCount(config), r.longest_tokens, r.gpus > 0, ranks);
+  return {std::ceil(memory.total() * ranks * 1.25 / 0.5e9) * 0.5,
+          fmt::format("predicted peak {:.2f} GB per rank for {} candidates in {} shards", memory.total() / 1e9,
+                      train.candidates + valid.candidates, train.shards + valid.shards)};
+}
 
 /// The commands every job shares: program, arguments, resources, file transfer, logs.
 SubmitFile jobFile(const std::string& what, const JobResources& r, const std::vector<std::string>& arguments, int gpus,
@@ -36,7 +66,7 @@ SubmitFile jobFile(const std::string& what, const JobResources& r, const std::ve
   file.set("should_transfer_files", "YES");
   file.set("when_to_transfer_output", "ON_EXIT");
   file.set("request_cpus", std::to_string(r.cpus));
-  file.set("request_memory", fmt::format("{:g} GB", r.memory_gb));
+  file.set("request_memory", fmt::format("{:g} GB", r.memory_gb > 0 ? r.memory_gb : kUnmodelledJobMemoryGb));
   file.set("request_disk", fmt::format("{:g} GB", r.disk_gb));
   if (gpus > 0) {
     file.set("request_GPUs", std::to_string(gpus));
@@ -65,6 +95,11 @@ SubmitFile trainingJob(const config::RunConfig& config, const JobResources& r, c
     auto text = condorArguments(arguments);
     file.set("arguments", text.insert(text.size() - 1, " " + moreArguments));
   }
+  if (r.memory_gb <= 0) {
+    const auto [gb, why] = trainingMemoryGb(config, r);
+    file.set("request_memory", fmt::format("{:g} GB", gb));
+    file.set("# request_memory", why + " (--memory-gb sets it)");
+  }
   file.set("transfer_input_files", configFile);
   file.set("transfer_output_files", run);
   // Self-checkpointing: the job exits with this code after each checkpoint, HTCondor keeps RUN
@@ -72,11 +107,7 @@ SubmitFile trainingJob(const config::RunConfig& config, const JobResources& r, c
   file.set("checkpoint_exit_code", std::to_string(config.train.checkpoint_exit_code));
   file.set("transfer_checkpoint_files", run);
   if (r.gpus == 0) return file;
-  const auto estimate =
-      estimateGpuMemoryMb(config, [&] {
-        const auto sizes = train::parameterSizes(config);
-        return std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0});
-      }(), r.longest_tokens);
+  const auto estimate = estimateGpuMemoryMb(config, parameterCount(config), r.longest_tokens);
   if (!r.gpu_memory_attribute.empty()) file.set("MY." + r.gpu_memory_attribute, std::to_string(estimate));
   else file.set("# estimated GPU memory (MB)", std::to_string(estimate));
   return file;

@@ -1,6 +1,7 @@
 #include "tautrain/model/Cost.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
@@ -99,6 +100,19 @@ double CostModel::trainingMemoryBytes(std::int64_t parameters, const BatchShape&
   const double transient = keepsScores ? 2.0 * batch.token_slots * scores : 3.0 * static_cast<double>(chunkHeads) * pairs;
   const double lastBackward = std::max(0.0, transient - freedFeedForward);
   return state + (m_config.layers * (attention + rest) + embedding + lastBackward) * m_valueBytes;
+}
+
+double CostModel::worstTrainingMemoryBytes(std::int64_t parameters, const data::BatchingOptions& limits,
+                                           std::int64_t longest) const {
+  double worst = 0;
+  for (std::int64_t length = 1; length <= longest; ++length) {
+    std::int64_t size = limits.batch_size > 0 ? limits.batch_size : std::numeric_limits<std::int64_t>::max();
+    if (limits.token_budget > 0) size = std::min(size, limits.token_budget / length);
+    if (limits.attention_budget > 0) size = std::min(size, limits.attention_budget / (length * length));
+    const double slots = static_cast<double>(std::max<std::int64_t>(size, 1) * length);
+    worst = std::max(worst, trainingMemoryBytes(parameters, {slots, slots, static_cast<double>(length)}));
+  }
+  return worst;
 }
 
 }  // namespace tautrain::model

@@ -10,6 +10,7 @@
 #include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
 #include "tautrain/core/Log.hpp"
+#include "tautrain/core/Machine.hpp"
 #include "tautrain/core/Measure.hpp"
 #include "tautrain/core/Names.hpp"
 #include "tautrain/core/Progress.hpp"
@@ -25,6 +26,7 @@
 #include "tautrain/io/TensorBoard.hpp"
 #include "tautrain/model/TauTransformer.hpp"
 #include "tautrain/train/Checkpoint.hpp"
+#include "tautrain/train/HostMemory.hpp"
 #include "tautrain/train/MultiTensorAdam.hpp"
 #include "tautrain/train/Schedule.hpp"
 #include "Step.hpp"
@@ -254,6 +256,8 @@ class Run {
     if (lead()) fs::create_directories(m_runDir / "checkpoints");
     loadData(resumeFrom);
     buildModel(resumeFrom);
+    m_hostMemory = predictHostMemory(config, m_trainExtent, m_validExtent, m_model->parameterCount(), m_longest,
+                                     m_device.is_cuda(), m_rank.world_size);
     m_weighting = std::make_unique<LossWeights>(config.train, m_device);
     if (config.train.tensorboard && lead()) {
       m_events = std::make_unique<io::EventWriter>(m_runDir.string());
@@ -335,6 +339,7 @@ class Run {
     state.history.push_back(record);
     if (m_events) logEpoch(*m_events, record, state.global_step);
     reportReplacedValues();
+    reportHostMemory();
     log::get("valid")->info("epoch {}: train loss {:.4f}, valid loss {:.4f}, accuracy {:.4f}, AUC D_e {:.4f} D_mu {:.4f} "
                             "D_jet {:.4f}, Medium-WP FPR D_e {:.3g} D_mu {:.3g} D_jet {:.3g}, {:.0f} candidates/s",
                             state.epoch, record.train_loss, record.valid_loss, record.valid_accuracy, record.auc[0],
@@ -393,6 +398,9 @@ class Run {
     trainOptions.bucket_lengths = validOptions.bucket_lengths = usesCudaGraphs(m_config.train, m_device);
     m_trainLoader = std::make_unique<data::Loader>(*m_train, *m_scaler, trainOptions);
     m_validLoader = std::make_unique<data::Loader>(*m_valid, *m_scaler, validOptions);
+    m_longest = m_trainLoader->longestCandidate();
+    m_trainExtent = data::measureExtent(split.train, m_schema);
+    m_validExtent = data::measureExtent(split.valid, m_schema);
   }
 
   void buildModel(const std::string& resumeFrom) {
@@ -451,6 +459,15 @@ class Run {
     }
   }
 
+  /// The peak so far against what `tautrain condor` asks HTCondor for (train/HostMemory.hpp).
+  void reportHostMemory() {
+    const auto& p = m_hostMemory;
+    log::get("memory")->info("host memory: peak {:.2f} GB so far, predicted {:.2f} GB (program {:.2f}, index {:.2f}, "
+                             "loader {:.2f}, training {:.2f}; longest training candidate {} tokens)",
+                             static_cast<double>(peakResidentBytes()) / 1e9, p.total() / 1e9, p.program / 1e9,
+                             p.index / 1e9, p.windows / 1e9, p.training / 1e9, m_longest);
+  }
+
   /// data.non_finite: replace promises a count of what it replaced.
   void reportReplacedValues() {
     const auto replaced = m_train->replacedValues() + m_valid->replacedValues();
@@ -470,6 +487,9 @@ class Run {
   std::unique_ptr<data::Dataset> m_train, m_valid;
   std::unique_ptr<data::StandardScaler> m_scaler;  // the loaders read it as they go
   std::unique_ptr<data::Loader> m_trainLoader, m_validLoader;
+  std::int64_t m_longest = 0;  ///< tokens of the longest training candidate
+  data::DataExtent m_trainExtent, m_validExtent;
+  HostMemory m_hostMemory;
   model::TauTransformer m_model{nullptr};
   std::unique_ptr<MultiTensorAdam> m_optimizer;
   std::unique_ptr<GraphedModel> m_graphs;

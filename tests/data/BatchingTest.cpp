@@ -58,6 +58,44 @@ TEST(Batching, TokenBudgetCutsWhenPaddedTokensWouldExceedIt) {
   EXPECT_EQ(asSet(plan), expected);
 }
 
+TEST(Batching, AttentionBudgetCutsWhenSizeTimesLongestSquaredWouldExceedIt) {
+  const std::vector<TokenCount> counts{5, 1, 4, 2, 3, 6};
+  BatchingOptions options;
+  options.batch_size = 0;
+  options.attention_budget = 20;
+  options.window_batches = 6;  // one window: 20 / 3.5² allows one candidate of mean length
+  const auto plan = planEpoch(counts, {{0, 6}}, options, 7, 0);
+  // 1 and 2 tokens: 2 x 2² = 8; 3 alone (adding 4 would be 2 x 16); 5 and 6 over it alone.
+  const std::set<std::vector<std::int64_t>> expected{{1, 3}, {4}, {2}, {0}, {5}};
+  EXPECT_EQ(asSet(plan), expected);
+}
+
+TEST(Batching, AttentionBudgetShrinksOnlyTheLongTailsBatches) {
+  auto counts = randomCounts(20000, 4);
+  for (std::size_t i = 0; i < counts.size(); i += 97) counts[i] = static_cast<TokenCount>(300 + i % 700);  // a tail
+  const auto blocks = makeBlocks({20000}, 256);
+  BatchingOptions options;  // batch 350
+  options.attention_budget = 350LL * 120 * 120;
+  const auto plan = planEpoch(counts, blocks, options, 3, 0);
+  std::vector<std::int64_t> seen;
+  std::size_t fullShort = 0;
+  for (const auto& batch : plan.batches) {
+    std::int64_t longest = 0;
+    for (auto i : batch) longest = std::max<std::int64_t>(longest, counts[i]);
+    const auto size = static_cast<std::int64_t>(batch.size());
+    EXPECT_LE(size, 350);
+    if (size > 1) EXPECT_LE(size * longest * longest, options.attention_budget) << "batch of " << size << " x " << longest;
+    if (longest <= 120 && size == 350) ++fullShort;
+    seen.insert(seen.end(), batch.begin(), batch.end());
+  }
+  EXPECT_GT(fullShort, plan.batches.size() / 2) << "batches of typical lengths stay full";
+  std::sort(seen.begin(), seen.end());
+  ASSERT_EQ(seen.size(), counts.size());
+  for (std::size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], static_cast<std::int64_t>(i));
+  BatchingOptions unbounded;
+  EXPECT_LT(plan.batches.size(), planEpoch(counts, blocks, unbounded, 3, 0).batches.size() * 3 / 2);
+}
+
 TEST(Batching, DeterministicPerSeedAndEpochAndCoversEveryCandidateOnce) {
   const auto counts = randomCounts(5000, 1);
   const auto blocks = makeBlocks({2000, 3000}, 100);

@@ -87,6 +87,41 @@ TEST(CondorJob, GpuMemoryEstimateGrowsWithWhatTheConfigAsksFor) {
   EXPECT_LT(jobs::estimateGpuMemoryMb(bf16, 458776, 256), base);
 }
 
+TEST(CondorJob, AnAttentionBudgetBoundsTheGpuMemoryEstimateWhateverTheLongestCandidate) {
+  config::RunConfig config;
+  config.model.attention = model::Attention::kReference;  // the path whose memory grows with L²
+  const auto at256 = jobs::estimateGpuMemoryMb(config, 458776, 256);
+  EXPECT_GT(jobs::estimateGpuMemoryMb(config, 458776, 2048), 4 * at256) << "without a budget the tail decides";
+  config.data.attention_budget = 350LL * 256 * 256;
+  EXPECT_EQ(jobs::estimateGpuMemoryMb(config, 458776, 256), at256) << "the budget allows every batch up to 256";
+  EXPECT_LE(jobs::estimateGpuMemoryMb(config, 458776, 2048), at256 + 256);
+  // data.hard_token_limit: a candidate alone over the budget is a batch of one.
+  EXPECT_LE(jobs::estimateGpuMemoryMb(config, 458776, 4096), at256 + 256);
+}
+
+TEST(CondorFiles, TrainingJobsAskForThePredictedHostMemoryOfTheirRanks) {
+  test::TempDir dir;
+  ASSERT_EQ(test::runTautrain("generate -o " + dir.file("data") + " -n 2000 --shard-size 500 --seed 3").code, 0);
+  const std::string data = " --set data.files=[" + dir.file("data") + "]";
+  const auto gb = [&](const std::string& name, const std::string& options) {
+    const auto r = test::runTautrain("condor train -o " + dir.file(name) + data + " " + options);
+    EXPECT_EQ(r.code, 0) << r.output;
+    const auto text = test::readFile(dir.file(name + "/train.sub"));
+    const bool given = options.find("--memory-gb") != std::string::npos;
+    EXPECT_EQ(text.find("# request_memory = predicted peak") == std::string::npos, given) << text;
+    const auto request = submitCommands(dir.file(name + "/train.sub"))["request_memory"];
+    EXPECT_EQ(request.substr(request.size() - 3), " GB");
+    return std::stod(request);
+  };
+  const double gpu = gb("gpu", "--gpus 1"), cpu = gb("cpu", "--gpus 0"), four = gb("four", "--gpus 4");
+  EXPECT_GE(gpu, 2) << "the CUDA runtime";
+  EXPECT_LE(gpu, 4);
+  EXPECT_GE(cpu, 1) << "the thesis model's activations of a batch of 350 on the host";
+  EXPECT_NE(cpu, gpu);
+  EXPECT_GE(four, 4 * gpu - 2) << "four ranks in one job";
+  EXPECT_EQ(gb("given", "--gpus 1 --memory-gb 7"), 7);
+}
+
 TEST(CondorFiles, TrainingJobsCheckpointTransferAndAskForTheirGpus) {
   test::TempDir dir;
   const auto single = test::runTautrain("condor train -o " + dir.file("one") +
@@ -109,6 +144,10 @@ TEST(CondorFiles, TrainingJobsCheckpointTransferAndAskForTheirGpus) {
   EXPECT_EQ(sub["transfer_input_files"], "run.yaml");
   EXPECT_EQ(sub["when_to_transfer_output"], "ON_EXIT");
   EXPECT_GT(std::stoi(sub["MY.RequestGPUMemoryMB"]), 0);
+  // The data exists only where the jobs run: request_memory cannot be predicted, and says so.
+  EXPECT_EQ(sub["request_memory"], "16 GB");
+  EXPECT_NE(test::readFile(dir.file("one/train.sub")).find("# request_memory = not predicted, the data cannot be read here"),
+            std::string::npos);
   EXPECT_EQ(sub["queue"], "queue");
   EXPECT_TRUE(fs::is_directory(dir.file("one/logs"))) << "HTCondor does not create the log directory";
   // run.yaml is a complete config whose input paths no longer depend on the job's directory.

@@ -88,6 +88,7 @@ struct DataConfig {
   std::string scaler;
   int batch_size = 350;
   std::int64_t token_budget = 0;
+  std::int64_t attention_budget = 0;
   int window_batches = 64;
   std::int64_t block_size = 256;
   bool smart_batching = true;
@@ -110,6 +111,7 @@ struct DataConfig {
     v("scaler", scaler, "standard scaler JSON to use; empty: fit on the training files");
     v("batch_size", batch_size, "candidates per batch (0: token_budget only)");
     v("token_budget", token_budget, "padded tokens per batch, size x longest (0: off)");
+    v("attention_budget", attention_budget, "attention pairs per head and batch, size x longest^2 (0: off)");
     v("window_batches", window_batches, "batches' worth of candidates sorted together");
     v("block_size", block_size, "candidates read contiguously from a shard");
     v("smart_batching", smart_batching, "sort windows by token count (false: random batches)");
@@ -126,8 +128,9 @@ struct DataConfig {
     TAUTRAIN_CHECK_KEY(train_fraction > 0 && train_fraction <= 1, "train_fraction", "must be in (0, 1]");
     TAUTRAIN_CHECK_KEY(batch_size >= 0, "batch_size", "must be >= 0");
     TAUTRAIN_CHECK_KEY(token_budget >= 0, "token_budget", "must be >= 0");
-    TAUTRAIN_CHECK_KEY(batch_size > 0 || token_budget > 0, "batch_size",
-                   "batch_size and token_budget cannot both be 0");
+    TAUTRAIN_CHECK_KEY(attention_budget >= 0, "attention_budget", "must be >= 0");
+    TAUTRAIN_CHECK_KEY(batch_size > 0 || token_budget > 0 || attention_budget > 0, "batch_size",
+                       "batch_size, token_budget and attention_budget cannot all be 0");
     TAUTRAIN_CHECK_KEY(window_batches > 0, "window_batches", "must be positive");
     TAUTRAIN_CHECK_KEY(block_size > 0, "block_size", "must be positive");
     TAUTRAIN_CHECK_KEY(threads > 0 && threads <= 256, "threads", "must be in 1..256");

@@ -1,9 +1,9 @@
 #pragma once
 // Smart batching as a pure function of (token counts, blocks, config, seed, epoch, rank, world):
 // shuffle blocks, give each rank its own blocks, take windows of many batches' worth of
-// candidates, shuffle and sort each window by token count, cut into batches by candidate count
-// and/or token budget, shuffle the batch order within the window, and equalise batch counts
-// across ranks.
+// candidates, shuffle and sort each window by token count, cut into batches by candidate count,
+// token budget and/or attention budget, shuffle the batch order within the window, and equalise
+// batch counts across ranks.
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -18,9 +18,16 @@ inline constexpr std::int64_t kMaxTokenCount = std::numeric_limits<TokenCount>::
 struct BatchingOptions {
   int batch_size = 350;              ///< candidates per batch (0: no limit)
   std::int64_t token_budget = 0;     ///< padded tokens per batch, size x longest (0: no limit)
+  /// Attention pairs per head and batch, size x longest² (0: no limit): what the reference
+  /// attention's memory and every attention's time grow with, so the long tail stays bounded.
+  std::int64_t attention_budget = 0;
   int window_batches = 64;           ///< batches' worth of candidates sorted together
   bool smart = true;                 ///< false: random batches (no sorting)
 };
+
+struct DataConfig;
+/// The batching keys of the data section.
+BatchingOptions batchingOptions(const DataConfig& config);
 
 /// The padded length of a batch whose longest candidate has `length` tokens, when lengths are
 /// bucketed (a CUDA graph is captured per batch shape): multiples of 8 up to 64, then four

@@ -58,6 +58,8 @@ class Loader {
   std::optional<LoadedBatch> next();
   std::int64_t batchesInEpoch() const { return static_cast<std::int64_t>(m_plan.batches.size()); }
   const EpochPlan& plan() const { return m_plan; }
+  /// Tokens of the dataset's longest candidate after pruning's caps.
+  std::int64_t longestCandidate() const;
   void stop();
 
   /// Assembles one batch from candidates (dataset indices); the workers use the same code.

@@ -113,6 +113,20 @@ class ShardReader {
   mutable std::atomic<std::int64_t> m_replaced{0};
 };
 
+/// How much shards hold, from the shapes of their datasets alone (no values read, no checks):
+/// what a memory estimate needs before a job opens the data.
+struct DataExtent {
+  std::int64_t shards = 0;
+  std::int64_t candidates = 0;
+  std::int64_t tokens = 0;          ///< of every collection, the global token included
+  std::int64_t feature_values = 0;  ///< fp32 feature values of every collection, global token included
+  /// The bytes of features the loader holds per candidate it has read.
+  double featureBytesPerCandidate() const {
+    return candidates > 0 ? 4.0 * static_cast<double>(feature_values) / static_cast<double>(candidates) : 0;
+  }
+};
+DataExtent measureExtent(const std::vector<std::string>& paths, const FeatureSchema& schema);
+
 /// Expands a list of files, directories (their files ending in `extension`) and glob patterns
 /// into sorted paths; a pattern that matches nothing is an error naming it.
 std::vector<std::string> expandPaths(const std::vector<std::string>& specs, const std::string& extension = ".h5");

@@ -20,12 +20,12 @@ namespace tautrain::jobs {
 struct JobResources {
   int gpus = 1;  ///< per training job; more than 1 runs `tautrain launch` in the job, 0 CPU jobs
   int cpus = 4;
-  double memory_gb = 16;
+  double memory_gb = 0;  ///< request_memory; 0: training jobs predict theirs, the others ask for 16 GB
   double disk_gb = 20;
   double min_gpu_memory_gb = 0;  ///< 0: any
   double min_capability = 0;     ///< CUDA compute capability; 0: any
   std::string gpu_memory_attribute;  ///< job attribute for the GPU-memory estimate; empty: a comment
-  std::int64_t longest_tokens = 256;  ///< of the longest candidates, for that estimate
+  std::int64_t longest_tokens = 256;  ///< of the longest candidates, for the memory estimates
   double checkpoint_minutes = 30;     ///< training checkpoints and exits this often (0: by steps only)
   std::string executable;             ///< tautrain on the execute nodes; empty: this program
 };

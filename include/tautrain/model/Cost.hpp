@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tautrain/config/ModelConfig.hpp"
+#include "tautrain/data/Batching.hpp"
 #include "tautrain/data/FeatureSchema.hpp"
 #include "tautrain/data/HostBatch.hpp"
 
@@ -64,6 +65,13 @@ class CostModel {
   /// chunk of heads (model/Attention.hpp); fused attention keeps none. Checked against measured peaks in
   /// tests (CPU, both layouts) and by `tautrain bench train` (CPU and CUDA).
   double trainingMemoryBytes(std::int64_t parameters, const BatchShape& batch) const;
+
+  /// The most trainingMemoryBytes that any batch `limits` allows can need, for candidates of up
+  /// to `longest` tokens, every candidate as long as the longest (nothing known of padding). Under
+  /// an attention budget the worst batch need not be the longest one: shorter ones hold more
+  /// candidates, so every length up to `longest` is tried.
+  double worstTrainingMemoryBytes(std::int64_t parameters, const data::BatchingOptions& limits,
+                                  std::int64_t longest) const;
 
   /// Multiply-adds per token of each collection's embedding, of one encoder block, per
   /// (query, key) pair of one block's attention, and per candidate in the decoder.
