@@ -5,7 +5,8 @@
 #   2. configures against the LibTorch inside the PyTorch install (cmake --preset cuda) and builds,
 #   3. runs the CUDA tests (required: a skip is a failure), then the GPU benchmarks
 #      (bench train fp32 and bf16 on the thesis config with the PyTorch eager baseline, the NCCL
-#      start and a one-rank all-reduce), then the rest of the test suite while time is left,
+#      start and a one-rank all-reduce, the loader on every core of the node), then the rest of
+#      the test suite while time is left,
 # writing logs and JSON to the output folder as it goes. Every step runs under what is left of
 # the time limit; a step that runs out is stopped, marked, and the summary is still written.
 #
@@ -170,10 +171,10 @@ step build "$OUT_DIR/build.log" cmake --build "$BUILD_DIR" -j "$(nproc)" || exit
 if [ $REHEARSE -eq 1 ]; then
   export TAUTRAIN_TEST_DEVICE=cpu
   # The thesis batch of 350 with reference attention (LibTorch 1.13) needs ~20 GB on a CPU.
-  device=cpu synthetic=3000 steps=3 warmup=1 rounds=1 batch=32
+  device=cpu synthetic=3000 steps=3 warmup=1 rounds=1 batch=32 loader_candidates=5000
 else
   export TAUTRAIN_REQUIRE_CUDA_TESTS=1
-  device=cuda synthetic=100000 steps=30 warmup=3 rounds=3 batch=350
+  device=cuda synthetic=100000 steps=30 warmup=3 rounds=3 batch=350 loader_candidates=200000
 fi
 cd "$BUILD_DIR" || exit 1
 tests cuda-tests -R '^Cuda\.' --timeout 300
@@ -190,5 +191,9 @@ step bench-train-fp32 "$OUT_DIR/bench.log" bench_train fp32
 step bench-train-bf16 "$OUT_DIR/bench.log" bench_train bf16
 step bench-allreduce "$OUT_DIR/bench.log" "$TAUTRAIN" bench allreduce --ranks 1 --device $device --iterations 20 \
   --json "$OUT_DIR/allreduce.json"
+# A GPU node's cores: loader threads 1..all uncompressed, and zstd and LZ4 decoded on 1 and all
+# (its figures go to bench.log: the machine returns at most eight files).
+step bench-loader "$OUT_DIR/bench.log" "$TAUTRAIN" bench loader -n $loader_candidates --codecs none,zstd,lz4 \
+  --max-threads "$(nproc)" --work-dir "$BUILD_DIR/bench-loader"
 # Packages.* checks a Debian machine's set-up against dpkg; here the libraries come from a prefix.
 tests other-tests -E '^(Cuda|Packages)\.' -j "$(nproc)"
