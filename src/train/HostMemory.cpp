@@ -75,8 +75,8 @@ HostMemory predictHostMemory(const config::RunConfig& config, const data::DataEx
   }
   if (!onGpu) {
     const int valueBytes = config.train.precision == Precision::kBf16 ? 3 : 4;
-    memory.training = model::CostModel(schema, config.model, valueBytes)
-                          .worstTrainingMemoryBytes(parameters, limits, longest);
+    memory.training =
+        model::CostModel(schema, config.model, valueBytes).worstTrainingMemoryBytes(parameters, limits, longest);
   }
   return memory;
 }

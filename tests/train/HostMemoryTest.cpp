@@ -43,7 +43,8 @@ TEST(HostMemory, ItsIndexPartIsWhatTheDatasetLoaderAndPlanHoldPerCandidate) {
   ASSERT_EQ(extent.candidates, dataset.size());
   ASSERT_EQ(extent.shards, 2);
   config::RunConfig config;
-  const auto plan = data::planEpoch(dataset.tokenCounts({}), dataset.blocks(256), data::batchingOptions(config.data), 1, 0);
+  const auto plan =
+      data::planEpoch(dataset.tokenCounts({}), dataset.blocks(256), data::batchingOptions(config.data), 1, 0);
   const double held = static_cast<double>(dataset.indexBytes() + 2 * dataset.size() + plan.bytes());
 
   // What the prediction adds per candidate: the same extent with twice the candidates.
