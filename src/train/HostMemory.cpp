@@ -15,10 +15,11 @@ namespace {
 // Measured on Debian 12's LibTorch 1.13 (docs/htcondor.md#host-memory): the peak of a process
 // that trained a small model on 400 candidates.
 constexpr double kProgramBytes = 0.20e9;
-// Per open shard once reads have touched it: its HDF5 file, metadata cache (bounded at 128 KiB)
-// and what HDF5 keeps besides; measured 1.16 MB with `bench loader --data` on 200 shards
-// against 2 of the same 4000 candidates (docs/htcondor.md#host-memory).
-constexpr double kShardBytes = 1.2e6;
+// Per open shard file once reads have touched it: HDF5's file, its metadata cache (bounded at
+// 128 KiB) and what HDF5 keeps besides; measured 1.16 MB with `bench loader --data` on 200
+// shards against 2 of the same 4000 candidates, every file open (docs/htcondor.md#host-memory).
+// At most data::maxOpenShards() are open at once.
+constexpr double kOpenShardBytes = 1.2e6;
 // The CUDA runtime, cuBLAS and cuDNN mapped into the process: not measured here (no GPU).
 constexpr double kCudaRuntimeBytes = 2.0e9;
 // Batches assembled ahead of the step and the one in use (data::Loader), each as a padded host
@@ -50,9 +51,11 @@ HostMemory predictHostMemory(const config::RunConfig& config, const data::DataEx
   // count and an offset every 64 candidates per ragged collection, the loader's two-byte count;
   // per candidate of this rank's plan, 8 bytes.
   const double kept = 1 + ragged * (1 + 8.0 / 64) + 2;
+  const auto shards = static_cast<std::size_t>(train.shards + valid.shards);
+  memory.index = kOpenShardBytes * static_cast<double>(std::min(shards, data::maxOpenShards()));
   for (const auto* extent : {&train, &valid}) {
     const double candidates = static_cast<double>(extent->candidates);
-    memory.index += kept * candidates + 8 * candidates / worldSize + kShardBytes * static_cast<double>(extent->shards);
+    memory.index += kept * candidates + 8 * candidates / worldSize;
     if (extent->candidates == 0) continue;
     // Each loader thread holds the raw features of one window, reused from window to window.
     const double perCandidate = extent->featureBytesPerCandidate() + 8.0 * ragged + 24;

@@ -17,6 +17,15 @@ class File;
 
 namespace tautrain::data {
 
+/// Which file a path named when it was opened (device, inode, size, modification time).
+struct FileIdentity {
+  std::uint64_t device = 0, inode = 0;
+  std::int64_t size = 0, modified_ns = 0;
+  bool operator==(const FileIdentity& o) const {
+    return device == o.device && inode == o.inode && size == o.size && modified_ns == o.modified_ns;
+  }
+};
+
 inline constexpr const char* kShardFormat = "tautrain-shard";
 
 struct ShardWriterOptions {
@@ -70,7 +79,8 @@ struct ShardReadOptions {
 
 /// Opens a shard and validates its structure up front: format and schema version, feature
 /// names against the schema, offsets, labels and token limits. Every error names the file and,
-/// where it is about one, the candidate.
+/// where it is about one, the candidate. The file itself is shared by all readers of the process
+/// and closed when maxOpenShards() others were used since; a read opens it again.
 class ShardReader {
  public:
   ShardReader(std::string path, const FeatureSchema& schema, ShardReadOptions options = {});
@@ -105,13 +115,19 @@ class ShardReader {
   std::string m_path;
   const FeatureSchema* m_schema;
   ShardReadOptions m_options;
-  std::unique_ptr<io::h5::File> m_file;
+  /// The shared open file, checked to be the one validated (data/Shard.cpp).
+  std::shared_ptr<const io::h5::File> openFile() const;
+
+  FileIdentity m_identity;
   std::int64_t m_size = 0;
   bool m_hasWeight = false;
   std::vector<std::int8_t> m_labels;
   std::vector<TokenIndex> m_tokens;
   mutable std::atomic<std::int64_t> m_replaced{0};
 };
+
+/// Shard files the readers of a process keep open at most, whatever the number of shards.
+std::size_t maxOpenShards();
 
 /// How much shards hold, from the shapes of their datasets alone (no values read, no checks):
 /// what a memory estimate needs before a job opens the data.
