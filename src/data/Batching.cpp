@@ -1,6 +1,7 @@
 #include "tautrain/data/Batching.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -18,6 +19,14 @@ BatchingOptions batchingOptions(const DataConfig& config) {
   options.window_batches = config.window_batches;
   options.smart = config.smart_batching;
   return options;
+}
+
+double candidatesAllowed(const BatchingOptions& options, double length) {
+  double allowed = options.batch_size > 0 ? options.batch_size : std::numeric_limits<double>::infinity();
+  if (options.token_budget > 0) allowed = std::min(allowed, static_cast<double>(options.token_budget) / length);
+  if (options.attention_budget > 0)
+    allowed = std::min(allowed, static_cast<double>(options.attention_budget) / (length * length));
+  return std::max(1.0, std::floor(allowed));
 }
 
 std::int64_t lengthBucket(std::int64_t length) {
@@ -56,11 +65,7 @@ void planRank(const std::vector<TokenCount>& counts, const std::vector<Block>& b
     double mean = 0;
     for (auto i : candidates) mean += counts[i];
     mean = candidates.empty() ? 1 : std::max(1.0, mean / static_cast<double>(candidates.size()));
-    double allowed = std::numeric_limits<double>::infinity();
-    if (options.token_budget > 0) allowed = std::min(allowed, static_cast<double>(options.token_budget) / mean);
-    if (options.attention_budget > 0)
-      allowed = std::min(allowed, static_cast<double>(options.attention_budget) / (mean * mean));
-    perBatch = std::max<std::int64_t>(1, static_cast<std::int64_t>(allowed));
+    perBatch = static_cast<std::int64_t>(candidatesAllowed(options, mean));
   }
   const std::int64_t windowSize = perBatch * options.window_batches;
 

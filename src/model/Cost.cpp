@@ -1,7 +1,6 @@
 #include "tautrain/model/Cost.hpp"
 
 #include <algorithm>
-#include <limits>
 
 #include "tautrain/compat/TorchCompat.hpp"
 #include "tautrain/core/Error.hpp"
@@ -106,11 +105,9 @@ double CostModel::worstTrainingMemoryBytes(std::int64_t parameters, const data::
                                            std::int64_t longest) const {
   double worst = 0;
   for (std::int64_t length = 1; length <= longest; ++length) {
-    std::int64_t size = limits.batch_size > 0 ? limits.batch_size : std::numeric_limits<std::int64_t>::max();
-    if (limits.token_budget > 0) size = std::min(size, limits.token_budget / length);
-    if (limits.attention_budget > 0) size = std::min(size, limits.attention_budget / (length * length));
-    const double slots = static_cast<double>(std::max<std::int64_t>(size, 1) * length);
-    worst = std::max(worst, trainingMemoryBytes(parameters, {slots, slots, static_cast<double>(length)}));
+    const auto l = static_cast<double>(length);
+    const double slots = data::candidatesAllowed(limits, l) * l;
+    worst = std::max(worst, trainingMemoryBytes(parameters, {slots, slots, l}));
   }
   return worst;
 }

@@ -26,15 +26,6 @@ constexpr double kCudaRuntimeBytes = 2.0e9;
 // batch and as tensors.
 constexpr double kBatchesHeld = 6 * 2;
 
-/// Candidates a batch of candidates of `length` tokens may hold under `limits`.
-double candidatesAllowed(const data::BatchingOptions& limits, double length) {
-  double allowed = limits.batch_size > 0 ? limits.batch_size : 1e18;
-  if (limits.token_budget > 0) allowed = std::min(allowed, static_cast<double>(limits.token_budget) / length);
-  if (limits.attention_budget > 0)
-    allowed = std::min(allowed, static_cast<double>(limits.attention_budget) / (length * length));
-  return std::max(1.0, std::floor(allowed));
-}
-
 }  // namespace
 
 HostMemory predictHostMemory(const config::RunConfig& config, const data::DataExtent& train,
@@ -62,7 +53,7 @@ HostMemory predictHostMemory(const config::RunConfig& config, const data::DataEx
     // As data::planEpoch sizes windows: full batches, or what the budgets allow the mean length.
     const double perBatch = limits.batch_size > 0
                                 ? limits.batch_size
-                                : candidatesAllowed(limits, static_cast<double>(extent->tokens) / candidates);
+                                : data::candidatesAllowed(limits, static_cast<double>(extent->tokens) / candidates);
     const double window = perBatch * limits.window_batches;
     const double rankCandidates = candidates / worldSize;
     const double buffers = std::min<double>(config.data.threads, std::ceil(rankCandidates / window));
@@ -73,7 +64,7 @@ HostMemory predictHostMemory(const config::RunConfig& config, const data::DataEx
   const auto& largest = train.candidates > 0 ? train : valid;
   if (largest.tokens > 0) {
     const double valuesPerToken = static_cast<double>(largest.feature_values) / static_cast<double>(largest.tokens);
-    const double perBatch = candidatesAllowed(limits, static_cast<double>(longest));
+    const double perBatch = data::candidatesAllowed(limits, static_cast<double>(longest));
     memory.windows += kBatchesHeld * perBatch * static_cast<double>(longest) * valuesPerToken * 4;
   }
   if (!onGpu) {

@@ -29,6 +29,10 @@ struct DataConfig;
 /// The batching keys of the data section.
 BatchingOptions batchingOptions(const DataConfig& config);
 
+/// Candidates that a batch of candidates of `length` tokens may hold under the batch size and
+/// budgets of `options` (at least one).
+double candidatesAllowed(const BatchingOptions& options, double length);
+
 /// The padded length of a batch whose longest candidate has `length` tokens, when lengths are
 /// bucketed (a CUDA graph is captured per batch shape): multiples of 8 up to 64, then four
 /// steps per doubling, so at most 25 % of padding is added and lengths up to 300 take 17 shapes.
