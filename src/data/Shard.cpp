@@ -363,12 +363,11 @@ void ShardReader::checkFinite(float* values, std::int64_t n, int columns, const 
   }
 }
 
-void ShardReader::readCandidatesInto(std::int64_t begin, std::int64_t end, CandidateBlock& block) const {
+void ShardReader::readCandidatesInto(const io::h5::File& f, std::int64_t begin, std::int64_t end,
+                                     CandidateBlock& block) const {
   TAUTRAIN_CHECK(begin >= 0 && begin <= end && end <= m_size, DataError, m_path, ": candidate range [", begin, ", ",
                  end, ") is outside [0, ", m_size, ")");
   const auto n = end - begin;
-  const auto file = openFile();
-  const auto& f = *file;
   block.label.assign(m_labels.begin() + begin, m_labels.begin() + end);
   block.pt.resize(n);
   block.eta.resize(n);
@@ -385,7 +384,7 @@ void ShardReader::readCandidatesInto(std::int64_t begin, std::int64_t end, Candi
 
 CandidateBlock ShardReader::readCandidates(std::int64_t begin, std::int64_t end) const {
   CandidateBlock block;
-  readCandidatesInto(begin, end, block);
+  readCandidatesInto(*openFile(), begin, end, block);
   return block;
 }
 
@@ -396,9 +395,9 @@ CandidateBlock ShardReader::read(std::int64_t begin, std::int64_t end) const {
 }
 
 void ShardReader::read(std::int64_t begin, std::int64_t end, CandidateBlock& block) const {
-  readCandidatesInto(begin, end, block);
-  const auto file = openFile();
+  const auto file = openFile();  // once per block: the pool stats the path on every acquire
   const auto& f = *file;
+  readCandidatesInto(f, begin, end, block);
   block.collections.resize(m_schema->collections.size());
   for (std::size_t c = 0; c < m_schema->collections.size(); ++c) {
     const auto& coll = m_schema->collections[c];

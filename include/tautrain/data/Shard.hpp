@@ -108,7 +108,7 @@ class ShardReader {
   std::int64_t replacedValues() const { return m_replaced.load(); }
 
  private:
-  void readCandidatesInto(std::int64_t begin, std::int64_t end, CandidateBlock& block) const;
+  void readCandidatesInto(const io::h5::File& f, std::int64_t begin, std::int64_t end, CandidateBlock& block) const;
   void checkFinite(float* values, std::int64_t n, int columns, const std::vector<std::int64_t>* offsets,
                    std::int64_t firstCandidate, const std::string& what, const std::vector<std::string>* names) const;
 
